@@ -1,0 +1,1 @@
+"""The long-lived processes (rules and delivery stages) and the admin commands."""

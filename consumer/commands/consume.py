@@ -1,0 +1,23 @@
+"""``omero-mail consume [--stage rules|delivery]``: run the consumer."""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("consume", help="run the consumer (rules and delivery stages)")
+    parser.add_argument("--stage", choices=["rules", "delivery", "all"], default="all",
+                        help="run one stage only, to scale them apart (default: both)")
+    parser.add_argument("--prefetch", type=int, metavar="N", help="messages in flight per stage "
+                        "(omero.mail.consumer.prefetch)")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..cli import properties
+    from ..service import STAGES, run as run_service
+
+    props = properties(args)
+    if args.prefetch is not None:
+        props.update({"omero.mail.consumer.prefetch": str(args.prefetch)}, origin="--prefetch")
+    stages = STAGES if args.stage == "all" else (args.stage,)
+    return run_service(props, stages)

@@ -1,0 +1,22 @@
+"""``omero-mail declare``: create the exchanges, queues and bindings, then exit."""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("declare", help="declare the RabbitMQ topology and exit")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from events import topology as topo
+    from events.broker import declare_topology, redacted
+
+    from ..cli import properties
+
+    props = properties(args)
+    topology = topo.from_properties(props)
+    declare_topology(props["omero.mail.broker.url"], topology)
+    print(f"declared {len(topology.exchanges)} exchanges and {len(topology.queues)} queues "
+          f"on {redacted(props['omero.mail.broker.url'])}")
+    return 0

@@ -1,0 +1,244 @@
+"""The properties omero-mail runs with, read the way OMERO reads them.
+
+OMERO's names and defaults (``omero.mail.*``, REFERENCE.md §1) so an OMERO admin's
+``bin/omero config set`` habits carry over. Sources, later wins: built-in defaults,
+OMERO's ``etc/grid/config.xml`` (its active profile), ``key=value`` files, then
+environment variables (``OMERO_MAIL_HOST`` for ``omero.mail.host``). ``${name}``
+references between properties are expanded when a value is read.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from defusedxml import ElementTree as SafeElementTree
+from defusedxml.common import DefusedXmlException
+
+#: OMERO's defaults (omero-common.properties), then this project's own keys.
+DEFAULTS: dict[str, str] = {
+    "omero.mail.config": "false",
+    "omero.mail.host": "localhost",
+    "omero.mail.port": "25",
+    "omero.mail.from": "omero@${omero.mail.host}",
+    "omero.mail.username": "",
+    "omero.mail.password": "",
+    "omero.mail.transport.protocol": "smtp",
+    "omero.mail.smtp.auth": "false",
+    "omero.mail.smtp.starttls.enable": "false",
+    "omero.mail.smtp.connectiontimeout": "60000",
+    "omero.mail.smtp.timeout": "60000",
+    "omero.mail.smtp.debug": "false",
+    "omero.mail.smtp.socketFactory.class": "javax.net.SocketFactory",
+    "omero.mail.smtp.socketFactory.port": "${omero.mail.port}",
+    "omero.mail.smtp.socketFactory.fallback": "false",
+    "omero.mail.bean": "defaultMailSender",
+    # omero-mail's own keys
+    "omero.mail.broker.url": "amqp://guest:guest@localhost:5672/%2F",
+    "omero.mail.broker.heartbeat": "60",
+    "omero.mail.consumer.prefetch": "100",
+    "omero.mail.delivery.connections": "2",
+    "omero.mail.senders.dir": "etc/blitz",
+    "omero.mail.directory.backend": "json",
+    "omero.mail.directory.file": "",
+    "omero.mail.directory.refresh": "60",
+    "omero.mail.maildir.path": "var/mail",
+    "omero.mail.source": "omero-mail@${omero.mail.host}",
+    "omero.mail.retry.delays": "30s,5m,30m",
+    "omero.mail.queue.type": "classic",
+    "omero.mail.queue.delivery-limit": "5",
+    "omero.mail.log.addresses": "false",
+    "omero.mail.smtp.ssl.verify": "true",
+    "omero.mail.smtp.ssl.cafile": "",
+}
+
+#: Keys whose values are never shown, logged or put in an error.
+SECRET_KEYS = frozenset({"omero.mail.password", "omero.db.pass"})
+#: Keys holding URLs or DSNs that may embed a password.
+SECRET_IN_URL_KEYS = frozenset({"omero.mail.broker.url", "omero.mail.directory.dsn"})
+
+HIDDEN = "********"
+_REFERENCE = re.compile(r"\$\{([^}]+)\}")
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<tail>@)", re.I)
+_DSN_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<pw>'[^']*'|\S+)", re.I)
+
+
+class ConfigError(Exception):
+    """A configuration source cannot be read; the message names it."""
+
+
+def is_secret(key: str) -> bool:
+    return key in SECRET_KEYS or key.endswith(".password") or key.endswith(".pass")
+
+
+def redact(text: str) -> str:
+    """Hide a password inside a URL (``amqp://u:pw@h``) or a libpq DSN (``password=pw``)."""
+    text = _URL_PASSWORD.sub(lambda m: m["head"] + HIDDEN + m["tail"], text)
+    return _DSN_PASSWORD.sub(lambda m: m["head"] + HIDDEN, text)
+
+
+def env_name(key: str) -> str:
+    """``omero.mail.smtp.starttls.enable`` -> ``OMERO_MAIL_SMTP_STARTTLS_ENABLE``."""
+    return key.replace(".", "_").upper()
+
+
+class Properties(Mapping[str, str]):
+    """Effective properties: raw values by key, ``${...}`` expanded on read."""
+
+    def __init__(self, values: Mapping[str, str] | None = None, origins: Mapping[str, str] | None = None):
+        self._raw: dict[str, str] = dict(DEFAULTS)
+        self._origins: dict[str, str] = {k: "default" for k in DEFAULTS}
+        if values:
+            self.update(values, origin="given")
+        if origins:
+            self._origins.update(origins)
+
+    # Mapping protocol: expanded values
+    def __getitem__(self, key: str) -> str:
+        return self._expand(self._raw[key], seen=(key,))
+
+    def __iter__(self):
+        return iter(sorted(self._raw))
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def update(self, values: Mapping[str, str], origin: str) -> None:
+        for key, value in values.items():
+            self._raw[key] = value
+            self._origins[key] = origin
+
+    def origin(self, key: str) -> str:
+        return self._origins.get(key, "")
+
+    def _expand(self, value: str, seen: tuple[str, ...]) -> str:
+        def lookup(match: re.Match) -> str:
+            name = match.group(1)
+            if name in seen:
+                raise ConfigError(f"property reference loop: {' -> '.join(seen + (name,))}")
+            if name in self._raw:
+                return self._expand(self._raw[name], seen + (name,))
+            return os.environ.get(name, match.group(0))
+
+        return _REFERENCE.sub(lookup, value)
+
+    # typed accessors
+    def bool(self, key: str) -> bool:
+        return self[key].strip().lower() in ("true", "yes", "on", "1")
+
+    def int(self, key: str) -> int:
+        value = self[key].strip()
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"{key} must be a whole number, not {value!r}") from None
+
+    def float(self, key: str) -> float:
+        value = self[key].strip()
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{key} must be a number, not {value!r}") from None
+
+    def shown(self, key: str) -> str:
+        """The value as ``config list`` and logs may show it: secrets hidden."""
+        if is_secret(key):
+            return HIDDEN if self._raw.get(key) else ""
+        value = self[key]
+        return redact(value) if key in SECRET_IN_URL_KEYS or "://" in value else value
+
+    def secret(self, key: str) -> str:
+        """A password, from ``KEY`` or from the file named by ``KEY.file``."""
+        path = self._raw.get(key + ".file", "").strip()
+        if path:
+            try:
+                return Path(self._expand(path, (key,))).read_text().rstrip("\r\n")
+            except OSError as exc:
+                raise ConfigError(f"cannot read {key}.file {path}: {exc.strerror}") from None
+        return self.get(key, "")
+
+
+def read_properties_file(path: str | os.PathLike) -> dict[str, str]:
+    """``key=value`` lines as ``omero config load`` reads them; ``#`` starts a comment."""
+    values: dict[str, str] = {}
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith(("#", "!")):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise ConfigError(f"{path}:{number}: expected key=value, got {line[:60]!r}")
+        values[key.strip()] = value.strip()
+    return values
+
+
+def read_omero_config_xml(path: str | os.PathLike, profile: str | None = None) -> dict[str, str]:
+    """The active profile's properties from OMERO's ``etc/grid/config.xml``.
+
+    The profile is ``OMERO_CONFIG`` if set, else the ``omero.config.profile`` of
+    ``__ACTIVE__``, else ``default``.
+    """
+    try:
+        root = SafeElementTree.parse(str(path)).getroot()
+    except OSError as exc:
+        raise ConfigError(f"cannot read OMERO config {path}: {exc.strerror}") from None
+    except DefusedXmlException as exc:
+        raise ConfigError(f"refusing OMERO config {path}: {type(exc).__name__} (unsafe XML)") from None
+    except SafeElementTree.ParseError as exc:
+        raise ConfigError(f"malformed OMERO config {path}: {exc}") from None
+    profiles: dict[str, dict[str, str]] = {}
+    for block in root.iter("properties"):
+        props = {p.get("name"): p.get("value", "") for p in block.iter("property") if p.get("name")}
+        profiles[block.get("id", "")] = props
+    profile = profile or os.environ.get("OMERO_CONFIG") or profiles.get("__ACTIVE__", {}).get(
+        "omero.config.profile", "default"
+    )
+    if profile in profiles:
+        return profiles[profile]
+    return profiles.get("__ACTIVE__", {})
+
+
+def default_omero_config_path() -> Path | None:
+    omerodir = os.environ.get("OMERODIR")
+    if omerodir:
+        path = Path(omerodir) / "etc" / "grid" / "config.xml"
+        if path.exists():
+            return path
+    return None
+
+
+def environment_values(environ: Mapping[str, str], known: Iterable[str]) -> dict[str, str]:
+    """Properties given as environment variables: ``OMERO_MAIL_HOST`` -> ``omero.mail.host``.
+
+    Only known keys (those with a default, or set by an earlier source) are mapped, so
+    that camelCase names (``socketFactory``) round-trip and unrelated variables that
+    happen to share the prefix are not taken for properties.
+    """
+    by_env = {env_name(key): key for key in known}
+    return {by_env[name]: value for name, value in environ.items() if name in by_env}
+
+
+def load(
+    config_files: Iterable[str | os.PathLike] = (),
+    omero_config: str | os.PathLike | None = None,
+    environ: Mapping[str, str] | None = None,
+    extra_defaults: Mapping[str, str] | None = None,
+) -> Properties:
+    """Build the effective properties from every source, in DESIGN.md's order."""
+    props = Properties()
+    if extra_defaults:
+        props.update(extra_defaults, origin="default")
+    xml_path = Path(omero_config) if omero_config else default_omero_config_path()
+    if xml_path is not None:
+        props.update(read_omero_config_xml(xml_path), origin=str(xml_path))
+    for path in config_files:
+        props.update(read_properties_file(path), origin=str(path))
+    environ = os.environ if environ is None else environ
+    props.update(environment_values(environ, list(props)), origin="environment")
+    return props

@@ -1,0 +1,113 @@
+"""The rules stage: one event in, its emails out to the outbox (or the event parked).
+
+An event is acked only once every outbox message it produced is confirmed by the
+broker, so a crash in between re-plans the event rather than losing mail (the outbox
+copies carry the same Message-IDs). Planning runs on one worker thread, so a large
+broadcast or a slow directory never stalls the I/O loop and its heartbeats.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Sequence
+
+from events import topology as topo
+from events.broker import Delivery, Message
+from events.schemas import Event, InvalidEvent, load_event
+from senders.directory import Directory
+from senders.mail import Mail
+from senders.plan import Plan, plan
+from senders.rules import MailSender
+
+from . import outcomes
+
+log = logging.getLogger(__name__)
+
+#: Event types that are not "mail senders" and so do not depend on omero.mail.config.
+ALWAYS_ON = frozenset({"admin.broadcast", "web.error"})
+
+
+def outbox_message(mail: Mail) -> Message:
+    return Message(
+        exchange=topo.MAIL_EXCHANGE,
+        routing_key=topo.OUTBOX_KEY,
+        body=mail.to_json(),
+        message_id=mail.message_id,
+        headers={outcomes.EVENT_ID: mail.event_id, outcomes.SENDER: mail.sender, outcomes.RECIPIENT: mail.to},
+    )
+
+
+class RulesStage:
+    def __init__(self, senders: Sequence[MailSender], directory: Callable[[], Directory], mail_from: str,
+                 enabled: bool = True, planners: dict[str, Callable[[Event], Plan]] | None = None):
+        self.senders = list(senders)
+        self.directory = directory
+        self.mail_from = mail_from
+        self.enabled = enabled
+        #: Event types planned by something other than the XML senders (broadcast, web errors).
+        self.planners = dict(planners or {})
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rules")
+        if not enabled:
+            log.warning("omero.mail.config is false: event senders send nothing "
+                        "(admin broadcasts and web error reports still go out)")
+
+    def handle(self, delivery: Delivery) -> None:
+        self._pool.submit(self._handle, delivery)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def _handle(self, delivery: Delivery) -> None:
+        try:
+            event = load_event(delivery.body)
+        except InvalidEvent as exc:
+            self.park(delivery, str(exc))
+            return
+        try:
+            result = self.plan(event)
+        except Exception as exc:  # noqa: BLE001 - a rule bug parks the event, it never loops
+            log.exception("planning event %s failed", event.id)
+            self.park(delivery, f"rules failed: {type(exc).__name__}: {exc}")
+            return
+        messages = [outbox_message(mail) for mail in result.mails]
+        messages.append(outcomes.result(event.id, outcomes.PLANNED, type=event.type, total=len(result.mails),
+                                        no_email=result.no_email, invalid=result.invalid, senders=result.senders))
+        log.info("event %s %s: %d email(s) from %s; %d without email, %d invalid", event.id, event.type,
+                 len(result.mails), ", ".join(result.senders) or "no sender", result.no_email, result.invalid)
+
+        def confirmed(reasons: list) -> None:
+            failed = [r for r in reasons[:-1] if r]
+            if failed:
+                log.warning("event %s: %d outbox message(s) not confirmed (%s); returning it to the queue",
+                            event.id, len(failed), failed[0])
+                delivery.nack(requeue=True)
+            else:
+                delivery.ack()
+
+        delivery.publish_many(messages, confirmed)
+
+    def plan(self, event: Event) -> Plan:
+        planner = self.planners.get(event.type)
+        if planner is not None:
+            return planner(event)
+        if not self.enabled and event.type not in ALWAYS_ON:
+            return Plan()
+        return plan(event, self.senders, self.directory(), self.mail_from)
+
+    def park(self, delivery: Delivery, reason: str) -> None:
+        log.warning("invalid event %s parked in %s: %s", delivery.message_id or "(no id)", topo.INVALID_QUEUE,
+                    outcomes.one_line(reason, 200))
+        message = outcomes.parked(delivery.body, delivery.message_id, topo.INVALID_KEY, {
+            **delivery.headers,
+            outcomes.FROM_QUEUE: topo.EVENTS_QUEUE,
+            outcomes.ROUTING_KEY: delivery.routing_key,
+        }, reason, delivery.content_type)
+
+        def confirmed(reason_not_parked: str | None) -> None:
+            if reason_not_parked:
+                delivery.nack(requeue=True)
+            else:
+                delivery.ack()
+
+        delivery.publish(message, confirmed)

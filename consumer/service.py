@@ -1,0 +1,101 @@
+"""``omero-mail consume``: assemble the stages from the properties and run them.
+
+Both stages run in one process by default; ``--stage rules`` or ``--stage delivery``
+runs one, so they scale apart (many delivery workers on the same outbox). SIGTERM and
+SIGINT stop taking messages, let in-flight ones finish, and exit 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from dataclasses import dataclass, field
+from typing import Callable
+
+from events import topology as topo
+from events.broker import Consumer, Subscription, declare_topology
+from senders.directory import Directory, load_json_directory
+from senders.transports import make_transport
+from senders.xmlconfig import load_senders
+
+from .config import Properties
+from .delivery_stage import DeliveryStage
+from .rules_stage import RulesStage
+
+log = logging.getLogger(__name__)
+
+STAGES = ("rules", "delivery")
+
+
+def make_directory(props: Properties) -> Callable[[], Directory]:
+    directory = load_json_directory(props.get("omero.mail.directory.file") or None)
+    return lambda: directory
+
+
+@dataclass
+class Service:
+    """A consumer and the stages it feeds; :meth:`run` blocks until stopped."""
+
+    props: Properties
+    stages: tuple[str, ...] = STAGES
+    consumer: Consumer = field(init=False)
+    rules: RulesStage | None = field(init=False, default=None)
+    delivery: DeliveryStage | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        props = self.props
+        topology = topo.from_properties(props)
+        subscriptions = []
+        prefetch = props.int("omero.mail.consumer.prefetch")
+        if "rules" in self.stages:
+            self.rules = RulesStage(
+                senders=load_senders(props["omero.mail.senders.dir"]),
+                directory=make_directory(props),
+                mail_from=props["omero.mail.from"],
+                enabled=props.bool("omero.mail.config"),
+            )
+            subscriptions.append(Subscription(topo.EVENTS_QUEUE, self.rules.handle, prefetch))
+        if "delivery" in self.stages:
+            make_transport(props).close()  # fail at start on a bad omero.mail.bean
+            self.delivery = DeliveryStage(
+                lambda: make_transport(props),
+                connections=props.int("omero.mail.delivery.connections"),
+                retry_delays_ms=topology.retry_delays_ms,
+                show_addresses=props.bool("omero.mail.log.addresses"),
+            )
+            subscriptions.append(Subscription(topo.OUTBOX_QUEUE, self.delivery.handle, prefetch))
+        url = props["omero.mail.broker.url"]
+        self.consumer = Consumer(
+            url, subscriptions,
+            heartbeat=props.int("omero.mail.broker.heartbeat"),
+            on_connect=lambda: declare_topology(url, topology),
+        )
+
+    def run(self) -> None:
+        if self.delivery:
+            self.delivery.start()
+        try:
+            self.consumer.run()
+        finally:
+            if self.rules:
+                self.rules.close()
+            if self.delivery:
+                self.delivery.close()
+
+    def stop(self) -> None:
+        self.consumer.stop()
+
+
+def run(props: Properties, stages: tuple[str, ...] = STAGES) -> int:
+    if not props["omero.mail.from"].strip():
+        log.error("omero.mail.from is empty: mails cannot be sent")
+    service = Service(props, stages)
+
+    def on_signal(signum, _frame):
+        log.info("received %s: finishing in-flight messages, then stopping", signal.Signals(signum).name)
+        service.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    service.run()
+    return 0

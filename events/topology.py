@@ -1,0 +1,137 @@
+"""Every exchange, queue and binding of omero-mail, named and declared in one place.
+
+The names are DESIGN.md's contract. The same description feeds the consumer's
+declarations at connect time and the RabbitMQ definitions file in ``deploy/``, so the
+two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+EVENTS_EXCHANGE = "omero.events"
+MAIL_EXCHANGE = "omero.mail"
+RESULTS_EXCHANGE = "omero.mail.results"
+
+EVENTS_QUEUE = "omero.mail.events"
+OUTBOX_QUEUE = "omero.mail.outbox"
+FAILED_QUEUE = "omero.mail.failed"
+INVALID_QUEUE = "omero.mail.invalid"
+
+#: Routing keys on the omero.mail exchange.
+OUTBOX_KEY = "outbox"
+FAILED_KEY = "failed"
+INVALID_KEY = "invalid"
+
+DEFAULT_RETRY_DELAYS = "30s,5m,30m"
+_DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h)?\s*$")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, None: 1000}
+
+
+def parse_duration_ms(text: str) -> int:
+    """``30s``, ``5m``, ``1h``, ``250ms`` (bare numbers are seconds) -> milliseconds."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 5m, 1h)")
+    return int(match.group(1)) * _UNIT_MS[match.group(2)]
+
+
+def duration_label(ms: int) -> str:
+    for unit in ("h", "m", "s"):
+        if ms % _UNIT_MS[unit] == 0:
+            return f"{ms // _UNIT_MS[unit]}{unit}"
+    return f"{ms}ms"
+
+
+def retry_queue(delay_ms: int) -> str:
+    return f"omero.mail.retry.{duration_label(delay_ms)}"
+
+
+def retry_key(delay_ms: int) -> str:
+    return f"retry.{duration_label(delay_ms)}"
+
+
+def result_key(event_id: str, outcome: str) -> str:
+    """Routing key on omero.mail.results; bind ``<event id>.#`` to follow one event."""
+    return f"{event_id}.{outcome}"
+
+
+@dataclass(frozen=True)
+class Exchange:
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Queue:
+    name: str
+    arguments: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Binding:
+    exchange: str
+    queue: str
+    routing_key: str
+
+
+@dataclass(frozen=True)
+class Topology:
+    exchanges: tuple[Exchange, ...]
+    queues: tuple[Queue, ...]
+    bindings: tuple[Binding, ...]
+    retry_delays_ms: tuple[int, ...]
+
+
+def build(retry_delays: str = DEFAULT_RETRY_DELAYS, queue_type: str = "classic", delivery_limit: int = 5) -> Topology:
+    """The whole topology for the given retry tiers and queue type (classic or quorum)."""
+    if queue_type not in ("classic", "quorum"):
+        raise ValueError(f"queue type must be classic or quorum, not {queue_type!r}")
+    delays = tuple(parse_duration_ms(part) for part in retry_delays.split(",") if part.strip())
+    base: dict = {"x-queue-type": queue_type}
+    work = dict(base)
+    if queue_type == "quorum":
+        # A message that keeps killing its consumer is dead-lettered after this many deliveries.
+        work.update({
+            "x-delivery-limit": delivery_limit,
+            "x-dead-letter-exchange": MAIL_EXCHANGE,
+            "x-dead-letter-routing-key": FAILED_KEY,
+        })
+    queues = [
+        Queue(EVENTS_QUEUE, dict(work, **({"x-dead-letter-routing-key": INVALID_KEY} if queue_type == "quorum" else {}))),
+        Queue(OUTBOX_QUEUE, work),
+        Queue(FAILED_QUEUE, base),
+        Queue(INVALID_QUEUE, base),
+    ]
+    bindings = [
+        Binding(EVENTS_EXCHANGE, EVENTS_QUEUE, "#"),
+        Binding(MAIL_EXCHANGE, OUTBOX_QUEUE, OUTBOX_KEY),
+        Binding(MAIL_EXCHANGE, FAILED_QUEUE, FAILED_KEY),
+        Binding(MAIL_EXCHANGE, INVALID_QUEUE, INVALID_KEY),
+    ]
+    for delay in delays:
+        queues.append(Queue(retry_queue(delay), dict(base, **{
+            "x-message-ttl": delay,
+            "x-dead-letter-exchange": MAIL_EXCHANGE,
+            "x-dead-letter-routing-key": OUTBOX_KEY,
+        })))
+        bindings.append(Binding(MAIL_EXCHANGE, retry_queue(delay), retry_key(delay)))
+    return Topology(
+        exchanges=(
+            Exchange(EVENTS_EXCHANGE, "topic"),
+            Exchange(MAIL_EXCHANGE, "direct"),
+            Exchange(RESULTS_EXCHANGE, "topic"),
+        ),
+        queues=tuple(queues),
+        bindings=tuple(bindings),
+        retry_delays_ms=delays,
+    )
+
+
+def from_properties(props) -> Topology:
+    return build(
+        retry_delays=props.get("omero.mail.retry.delays", DEFAULT_RETRY_DELAYS),
+        queue_type=props.get("omero.mail.queue.type", "classic"),
+        delivery_limit=int(props.get("omero.mail.queue.delivery-limit", "5")),
+    )

@@ -1,0 +1,1 @@
+"""What mail each event deserves, and how it is built and handed to a transport."""

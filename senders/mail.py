@@ -1,0 +1,61 @@
+"""One email to send: the unit of the outbox queue (one message = one email).
+
+A :class:`Mail` is plain data. The rules stage makes it, the delivery stage builds its
+bytes and hands them to a transport; the parking lot and the replay tool show it. Its
+``message_id`` is derived from (event id, sender, recipient), so every attempt and every
+replay of the same email carries the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from email.utils import parseaddr
+
+
+def message_id(event_id: str, sender: str, recipient: str, domain: str) -> str:
+    digest = hashlib.sha256(f"{event_id}\0{sender}\0{recipient.lower()}".encode()).hexdigest()[:32]
+    return f"<{digest}@{domain or 'omero-mail'}>"
+
+
+@dataclass(frozen=True)
+class Mail:
+    message_id: str
+    event_id: str
+    event_type: str
+    sender: str
+    mail_from: str
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+    cc: tuple[str, ...] = ()
+    bcc: tuple[str, ...] = ()
+    #: Extra headers (name -> value), e.g. OMERO's X- headers; values are checked like the rest.
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def mail_from_address(self) -> str:
+        """The envelope sender: the address of ``mail_from`` (which may be ``Name <addr>``)."""
+        return parseaddr(self.mail_from)[1]
+
+    @property
+    def recipients(self) -> list[str]:
+        """The SMTP envelope: To, then Cc, then Bcc (Bcc never appears in a header)."""
+        seen: dict[str, None] = {}
+        for address in (self.to, *self.cc, *self.bcc):
+            if address:
+                seen.setdefault(address, None)
+        return list(seen)
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, body: bytes | str) -> "Mail":
+        data = json.loads(body)
+        for key in ("cc", "bcc"):
+            data[key] = tuple(data.get(key) or ())
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})

@@ -1,0 +1,181 @@
+"""SMTP, configured by OMERO's ``omero.mail.*`` properties (REFERENCE.md §1).
+
+One connection is opened lazily, reused for every message, and reopened once when the
+server has dropped it. TLS is decided in one place: implicit TLS when
+``omero.mail.transport.protocol`` is ``smtps`` or the socket factory is
+``javax.net.ssl.SSLSocketFactory`` (OMERO's port-465 recipe), STARTTLS when
+``omero.mail.smtp.starttls.enable`` is true. A server that does not offer STARTTLS when
+it is required is an error, never a silent downgrade. Certificates and host names are
+verified unless ``omero.mail.smtp.ssl.verify`` is false.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import smtplib
+import socket
+import ssl
+from typing import Mapping
+
+from .base import Envelope, PermanentError, TransientError, Transport
+
+log = logging.getLogger(__name__)
+
+SSL_FACTORY = "javax.net.ssl.SSLSocketFactory"
+
+
+def _flag(props: Mapping[str, str], key: str, default: str = "false") -> bool:
+    return str(props.get(key, default)).strip().lower() in ("true", "yes", "on", "1")
+
+
+def _ms(props: Mapping[str, str], key: str, default: int = 60000) -> float:
+    try:
+        return max(int(props.get(key, default)), 1) / 1000.0
+    except ValueError:
+        return default / 1000.0
+
+
+def _secret(props: Mapping[str, str], key: str) -> str:
+    reader = getattr(props, "secret", None)
+    return reader(key) if reader else props.get(key, "")
+
+
+class _QuietSMTP(smtplib.SMTP):
+    """smtplib's debug trace, sent to the log with credentials cut out."""
+
+    def _print_debug(self, *args):
+        log.debug("smtp: %s", _scrub(" ".join(str(a) for a in args)))
+
+
+class _QuietSMTPSSL(smtplib.SMTP_SSL):
+    def _print_debug(self, *args):
+        log.debug("smtp: %s", _scrub(" ".join(str(a) for a in args)))
+
+
+_VERBS = ("EHLO", "HELO", "MAIL", "RCPT", "DATA", "QUIT", "RSET", "NOOP", "STARTTLS", "VRFY")
+
+
+def _scrub(line: str) -> str:
+    """Hide credentials: AUTH's argument and the bare base64 lines of AUTH LOGIN."""
+    match = re.match(r"send: '(\S+)", line)
+    if not match:
+        return line
+    verb = match.group(1).rstrip("\\r\\n").upper()
+    if verb == "AUTH":
+        return re.sub(r"(AUTH\s+\S+).*", r"\1 ********'", line, flags=re.I)
+    return line if verb in _VERBS else "send: '********'"
+
+
+class SMTPTransport(Transport):
+    def __init__(self, props: Mapping[str, str]):
+        super().__init__(props)
+        self.host = props.get("omero.mail.host", "localhost")
+        factory = props.get("omero.mail.smtp.socketFactory.class", "")
+        self.implicit_tls = (props.get("omero.mail.transport.protocol", "smtp").strip().lower() == "smtps"
+                             or factory.strip() == SSL_FACTORY)
+        port_key = "omero.mail.smtp.socketFactory.port" if factory.strip() == SSL_FACTORY else "omero.mail.port"
+        self.port = int(props.get(port_key) or props.get("omero.mail.port") or (465 if self.implicit_tls else 25))
+        self.starttls = _flag(props, "omero.mail.smtp.starttls.enable")
+        self.auth = _flag(props, "omero.mail.smtp.auth")
+        self.username = props.get("omero.mail.username", "")
+        self.connect_timeout = _ms(props, "omero.mail.smtp.connectiontimeout")
+        self.timeout = _ms(props, "omero.mail.smtp.timeout")
+        self.debug = _flag(props, "omero.mail.smtp.debug")
+        self.verify = _flag(props, "omero.mail.smtp.ssl.verify", "true")
+        self.cafile = props.get("omero.mail.smtp.ssl.cafile", "") or None
+        self._smtp: smtplib.SMTP | None = None
+        self.connections_opened = 0
+        self.messages_sent = 0
+
+    # -- connection ----------------------------------------------------------------
+    def ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.cafile)
+        if not self.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def open(self) -> None:
+        if self._smtp is not None:
+            return
+        where = f"{self.host}:{self.port}"
+        try:
+            if self.implicit_tls:
+                smtp = _QuietSMTPSSL(self.host, self.port, timeout=self.connect_timeout, context=self.ssl_context())
+            else:
+                smtp = _QuietSMTP(self.host, self.port, timeout=self.connect_timeout)
+            if self.debug:
+                smtp.set_debuglevel(1)
+            if smtp.sock is not None:
+                smtp.sock.settimeout(self.timeout)
+            if self.starttls and not self.implicit_tls:
+                smtp.ehlo()
+                if not smtp.has_extn("starttls"):
+                    smtp.close()
+                    raise TransientError(f"SMTP server {where} does not offer STARTTLS, which omero.mail.smtp.starttls.enable requires")
+                smtp.starttls(context=self.ssl_context())
+                smtp.ehlo()
+            if self.auth or self.username:
+                smtp.login(self.username, _secret(self.props, "omero.mail.password"))
+        except smtplib.SMTPAuthenticationError as exc:
+            raise TransientError(f"SMTP login to {where} as {self.username!r} refused: {exc.smtp_code}") from None
+        except ssl.SSLError as exc:
+            raise TransientError(f"TLS with SMTP server {where} failed: {exc.reason or exc}") from None
+        except smtplib.SMTPException as exc:
+            raise TransientError(f"SMTP server {where}: {_reply(exc)}") from None
+        except (OSError, socket.timeout) as exc:
+            raise TransientError(f"cannot connect to SMTP server {where}: {exc.strerror or exc}") from None
+        self._smtp = smtp
+        self.connections_opened += 1
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+    # -- sending -----------------------------------------------------------------------
+    def send(self, envelope: Envelope) -> dict[str, str]:
+        """Send one message; return the recipients refused when others were accepted."""
+        for attempt in (1, 2):
+            self.open()
+            try:
+                refused = self._smtp.sendmail(envelope.mail_from, list(envelope.recipients), envelope.data)
+                self.messages_sent += 1
+                return {rcpt: f"{code} {msg.decode('utf-8', 'replace')}" for rcpt, (code, msg) in refused.items()}
+            except smtplib.SMTPServerDisconnected:
+                # An idle connection the server has closed: open a new one, once.
+                self.close()
+                if attempt == 2:
+                    raise TransientError(f"SMTP server {self.host}:{self.port} closed the connection") from None
+            except smtplib.SMTPRecipientsRefused as exc:
+                self._reset()
+                refused = {rcpt: f"{code} {msg.decode('utf-8', 'replace')}" for rcpt, (code, msg) in exc.recipients.items()}
+                error = PermanentError if all(code >= 500 for code, _ in exc.recipients.values()) else TransientError
+                raise error("recipient refused: " + "; ".join(f"{r}: {m}" for r, m in refused.items()), refused) from None
+            except smtplib.SMTPResponseException as exc:
+                self._reset()
+                error = PermanentError if exc.smtp_code >= 500 else TransientError
+                raise error(f"SMTP server refused the message: {_reply(exc)}") from None
+            except (OSError, smtplib.SMTPException) as exc:
+                self.close()
+                raise TransientError(f"SMTP error: {exc}") from None
+        raise AssertionError("unreachable")
+
+    def _reset(self) -> None:
+        try:
+            self._smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self.close()
+
+
+def _reply(exc: smtplib.SMTPException) -> str:
+    code = getattr(exc, "smtp_code", None)
+    text = getattr(exc, "smtp_error", b"")
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"{code} {text}".strip() if code else str(exc)
