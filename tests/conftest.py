@@ -1,0 +1,197 @@
+"""Shared fixtures: a real broker (a vhost per test), a real SMTP server, a running consumer.
+
+``make_service(**properties)`` starts the whole consumer in a thread against the test's
+vhost and SMTP server, and stops it (gracefully) at the end of the test.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+import uuid
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from consumer.config import Properties
+from consumer.service import Service
+from consumer.sink import Sink
+from events import topology as topo
+from events.broker import Message, Publisher, declare_topology
+from events.schemas import new_event
+
+from .services import find_postgres_dsn, find_rabbitmq, free_port, unavailable
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_SENDERS = ROOT / "etc" / "mail-senders.example"
+
+
+def wait_for(condition, timeout: float = 15.0, interval: float = 0.02, what: str = "condition"):
+    """Poll until ``condition()`` is truthy; fail the test with ``what`` on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def rabbitmq():
+    broker = find_rabbitmq()
+    if broker is None:
+        unavailable("RabbitMQ")
+    yield broker
+    broker.delete_vhosts()
+    if broker.container is not None:
+        broker.container.stop()
+
+
+@pytest.fixture
+def amqp_url(rabbitmq) -> str:
+    """A fresh vhost of the real broker, topology not yet declared."""
+    return rabbitmq.url(rabbitmq.new_vhost())
+
+
+class SMTPServer(Sink):
+    """The test's SMTP peer: an aiosmtpd server keeping every message it accepts."""
+
+    @property
+    def messages(self):
+        with self.handler.lock:
+            return [message_from_bytes(r.data.replace(b"\r\n", b"\n"), policy=policy.default)
+                    for r in self.handler.received]
+
+    @property
+    def received(self):
+        with self.handler.lock:
+            return list(self.handler.received)
+
+    def wait_for_messages(self, count: int, timeout: float = 15.0):
+        wait_for(lambda: len(self.handler.received) >= count, timeout, what=f"{count} mail(s) at the SMTP server")
+        return self.messages
+
+
+@pytest.fixture
+def smtp_server():
+    server = SMTPServer(port=free_port()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def senders_dir(tmp_path) -> Path:
+    """A senders directory with the project's example file activated (copied to .xml)."""
+    folder = tmp_path / "senders"
+    folder.mkdir()
+    shutil.copy(EXAMPLE_SENDERS, folder / "mail-senders.xml")
+    return folder
+
+
+def write_directory(path: Path, experimenters: list[dict], groups: list[dict] | None = None) -> Path:
+    groups = groups or [{"id": 0, "name": "system"}, {"id": 1, "name": "user"}, {"id": 2, "name": "guest"}]
+    path.write_text(json.dumps({"groups": groups, "experimenters": experimenters}))
+    return path
+
+
+@pytest.fixture
+def directory_file(tmp_path) -> Path:
+    """Two admins with an address, one without, and an ordinary user."""
+    return write_directory(tmp_path / "directory.json", [
+        {"id": 0, "omeName": "root", "email": "root@example.org", "groups": ["system", "user"]},
+        {"id": 1, "omeName": "guest", "email": None, "groups": ["guest"]},
+        {"id": 2, "omeName": "alice", "email": "alice@example.org", "groups": ["system", "user"]},
+        {"id": 3, "omeName": "bob", "email": None, "groups": ["system", "user"]},
+        {"id": 4, "omeName": "carol", "email": "carol@example.org", "groups": ["user"]},
+    ])
+
+
+@pytest.fixture
+def props(amqp_url, smtp_server, senders_dir, directory_file) -> Properties:
+    return Properties({
+        "omero.mail.config": "true",
+        "omero.mail.broker.url": amqp_url,
+        "omero.mail.host": "127.0.0.1",
+        "omero.mail.port": str(smtp_server.port),
+        "omero.mail.from": "omero@example.org",
+        "omero.mail.senders.dir": str(senders_dir),
+        "omero.mail.directory.file": str(directory_file),
+        "omero.mail.retry.delays": "1s,2s",
+        "omero.mail.smtp.connectiontimeout": "5000",
+        "omero.mail.smtp.timeout": "5000",
+    })
+
+
+class RunningService:
+    def __init__(self, service: Service):
+        self.service = service
+        self.thread = threading.Thread(target=service.run, name="test-service", daemon=True)
+
+    def start(self) -> "RunningService":
+        self.thread.start()
+        if not self.service.consumer.connected.wait(15):
+            pytest.fail("consumer did not connect within 15s")
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.service.stop()
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "consumer did not stop"
+
+
+@pytest.fixture
+def make_service(props):
+    """Start the consumer with the test's properties (plus overrides); stopped at teardown."""
+    running: list[RunningService] = []
+
+    def start(stages=("rules", "delivery"), **overrides) -> RunningService:
+        merged = Properties(dict((k, props._raw[k]) for k in props._raw))
+        merged.update({k.replace("__", "."): v for k, v in overrides.items()}, origin="test")
+        service = RunningService(Service(merged, tuple(stages))).start()
+        running.append(service)
+        return service
+
+    yield start
+    for service in running:
+        if service.thread.is_alive():
+            service.stop()
+
+
+@pytest.fixture
+def publish(props):
+    """Publish one event (or a raw body) to the test's broker, confirmed."""
+    publisher = Publisher(props["omero.mail.broker.url"])
+    declare_topology(props["omero.mail.broker.url"], topo.from_properties(props))
+
+    def send(kind: str, data: dict | None = None, *, raw: bytes | None = None, routing_key: str | None = None):
+        if raw is not None:
+            message_id = str(uuid.uuid4())
+            publisher.publish(Message(topo.EVENTS_EXCHANGE, routing_key or kind, raw, message_id))
+            return message_id
+        event = new_event(kind, data or {}, source="tests")
+        publisher.publish(Message(topo.EVENTS_EXCHANGE, event.type, event.to_json(), event.id))
+        return event
+
+    yield send
+    publisher.close()
+
+
+@pytest.fixture
+def postgres_dsn():
+    """A fresh, empty PostgreSQL database for this test; dropped afterwards."""
+    base = find_postgres_dsn()
+    if base is None:
+        unavailable("PostgreSQL")
+    import psycopg
+
+    name = f"omero_mail_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(base, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    parts = [p for p in base.split() if not p.startswith("dbname=")]
+    yield " ".join(parts + [f"dbname={name}"])
+    with psycopg.connect(base, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
