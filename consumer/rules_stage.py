@@ -48,6 +48,8 @@ class RulesStage:
         #: Event types planned by something other than the XML senders (broadcast, web errors).
         self.planners = dict(planners or {})
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rules")
+        #: Observers (metrics): called with (event type or "invalid", the plan or None).
+        self.on_event: Callable[[str, Plan | None], None] = lambda kind, result: None
         if not enabled:
             log.warning("omero.mail.config is false: event senders send nothing "
                         "(admin broadcasts and web error reports still go out)")
@@ -70,6 +72,7 @@ class RulesStage:
             log.exception("planning event %s failed", event.id)
             self.park(delivery, f"rules failed: {type(exc).__name__}: {exc}")
             return
+        self.on_event(event.type, result)
         messages = [outbox_message(mail) for mail in result.mails]
         messages.append(outcomes.result(event.id, outcomes.PLANNED, type=event.type, total=len(result.mails),
                                         no_email=result.no_email, invalid=result.invalid, senders=result.senders))
@@ -96,6 +99,7 @@ class RulesStage:
         return plan(event, self.senders, self.directory(), self.mail_from)
 
     def park(self, delivery: Delivery, reason: str) -> None:
+        self.on_event(outcomes.INVALID, None)
         log.warning("invalid event %s parked in %s: %s", delivery.message_id or "(no id)", topo.INVALID_QUEUE,
                     outcomes.one_line(reason, 200))
         message = outcomes.parked(delivery.body, delivery.message_id, topo.INVALID_KEY, {
