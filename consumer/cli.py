@@ -42,7 +42,9 @@ def setup_logging(level: str, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    logging.getLogger("pika").setLevel(logging.WARNING)
+    # pika logs every failed connection attempt at ERROR, several lines deep; our own
+    # one-line messages say the same thing, so pika speaks only when debugging.
+    logging.getLogger("pika").setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.CRITICAL)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -114,11 +114,16 @@ def queue_depths(url: str, queues: Iterable[str]) -> dict[str, int]:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    if isinstance(exc, pika.exceptions.AMQPConnectionError) and exc.args:
-        inner = exc.args[0]
-        text = str(inner) or type(inner).__name__
-    return text.replace("\n", " ")[:300]
+    """The root cause of a pika error in a few words ("Connection refused")."""
+    for _ in range(5):
+        inner = (getattr(exc, "exceptions", None) or [None])[-1] or getattr(exc, "exception", None)
+        if inner is None and exc.args and isinstance(exc.args[0], BaseException):
+            inner = exc.args[0]
+        if inner is None:
+            break
+        exc = inner
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return " ".join(str(text).split())[:300]
 
 
 def properties(*, message_id: str, headers: dict | None = None,

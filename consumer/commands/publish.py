@@ -1,14 +1,23 @@
 """``omero-mail publish TYPE [--data JSON]``: publish one event, exit 0 once confirmed.
 
 What an OMERO-side hook or a script calls. The event is validated before it leaves, so
-a typo is a usage error here rather than a parked message later.
+a typo is a usage error here (exit 2) rather than a parked message later.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 
-from . import CommandError
+
+def json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object")
+    return value
 
 
 def register(subparsers) -> None:
@@ -16,9 +25,9 @@ def register(subparsers) -> None:
 
     parser = subparsers.add_parser("publish", help="publish one event and wait for the broker's confirm")
     parser.add_argument("type", choices=EVENT_TYPES, metavar="TYPE", help=f"one of {', '.join(EVENT_TYPES)}")
-    parser.add_argument("--data", default="{}", metavar="JSON", help="the event's data, a JSON object")
+    parser.add_argument("--data", type=json_object, default={}, metavar="JSON", help="the event's data, a JSON object")
     parser.add_argument("--source", default=None, help="who publishes (default omero.mail.source)")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, parser=parser)
 
 
 def run(args) -> int:
@@ -28,17 +37,11 @@ def run(args) -> int:
 
     from ..cli import properties
 
-    try:
-        data = json.loads(args.data)
-    except json.JSONDecodeError as exc:
-        raise CommandError(f"--data is not JSON: {exc.msg} at column {exc.colno}") from None
-    if not isinstance(data, dict):
-        raise CommandError("--data must be a JSON object")
     props = properties(args)
     try:
-        event = new_event(args.type, data, source=args.source or props["omero.mail.source"])
+        event = new_event(args.type, args.data, source=args.source or props["omero.mail.source"])
     except InvalidEvent as exc:
-        raise CommandError(f"invalid {args.type} event: {exc}") from None
+        args.parser.error(f"invalid {args.type} event: {exc}")
     with Publisher(props["omero.mail.broker.url"]) as publisher:
         publisher.publish(Message(topo.EVENTS_EXCHANGE, event.type, event.to_json(), event.id))
     print(f"published {event.type} {event.id}")
