@@ -57,6 +57,9 @@ class Service:
             subscriptions.append(Subscription(topo.EVENTS_QUEUE, self.rules.handle, prefetch))
         if "delivery" in self.stages:
             make_transport(props).close()  # fail at start on a bad omero.mail.bean
+            if not props.bool("omero.mail.smtp.ssl.verify"):
+                log.warning("omero.mail.smtp.ssl.verify is false: the SMTP server's certificate and host name "
+                            "are NOT checked, so anyone on the path can read the mail and the password")
             self.delivery = DeliveryStage(
                 lambda: make_transport(props),
                 connections=props.int("omero.mail.delivery.connections"),
