@@ -58,10 +58,10 @@ _VERBS = ("EHLO", "HELO", "MAIL", "RCPT", "DATA", "QUIT", "RSET", "NOOP", "START
 
 def _scrub(line: str) -> str:
     """Hide credentials: AUTH's argument and the bare base64 lines of AUTH LOGIN."""
-    match = re.match(r"send: '(\S+)", line)
+    match = re.match(r"send: '([A-Za-z]+)", line)
     if not match:
         return line
-    verb = match.group(1).rstrip("\\r\\n").upper()
+    verb = match.group(1).upper()
     if verb == "AUTH":
         return re.sub(r"(AUTH\s+\S+).*", r"\1 ********'", line, flags=re.I)
     return line if verb in _VERBS else "send: '********'"
@@ -142,16 +142,17 @@ class SMTPTransport(Transport):
     def send(self, envelope: Envelope) -> dict[str, str]:
         """Send one message; return the recipients refused when others were accepted."""
         for attempt in (1, 2):
+            reused = self._smtp is not None
             self.open()
             try:
                 refused = self._smtp.sendmail(envelope.mail_from, list(envelope.recipients), envelope.data)
                 self.messages_sent += 1
                 return {rcpt: f"{code} {msg.decode('utf-8', 'replace')}" for rcpt, (code, msg) in refused.items()}
-            except smtplib.SMTPServerDisconnected:
-                # An idle connection the server has closed: open a new one, once.
+            except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
+                # A reused connection the server has dropped (idle timeout): open a new one, once.
                 self.close()
-                if attempt == 2:
-                    raise TransientError(f"SMTP server {self.host}:{self.port} closed the connection") from None
+                if attempt == 2 or not reused:
+                    raise TransientError(f"SMTP server {self.host}:{self.port} closed the connection: {exc}") from None
             except smtplib.SMTPRecipientsRefused as exc:
                 self._reset()
                 refused = {rcpt: f"{code} {msg.decode('utf-8', 'replace')}" for rcpt, (code, msg) in exc.recipients.items()}
@@ -159,7 +160,7 @@ class SMTPTransport(Transport):
                 raise error("recipient refused: " + "; ".join(f"{r}: {m}" for r, m in refused.items()), refused) from None
             except smtplib.SMTPResponseException as exc:
                 self._reset()
-                error = PermanentError if exc.smtp_code >= 500 else TransientError
+                error = PermanentError if _permanent(exc.smtp_code) else TransientError
                 raise error(f"SMTP server refused the message: {_reply(exc)}") from None
             except (OSError, smtplib.SMTPException) as exc:
                 self.close()
@@ -171,6 +172,15 @@ class SMTPTransport(Transport):
             self._smtp.rset()
         except (smtplib.SMTPException, OSError):
             self.close()
+
+
+#: 5xx replies that refuse the client, not the message (TLS or login required or failed):
+#: fixed by configuration, so retried rather than parked at once.
+_CLIENT_REFUSED = frozenset({530, 534, 535, 538})
+
+
+def _permanent(code: int) -> bool:
+    return code >= 500 and code not in _CLIENT_REFUSED
 
 
 def _reply(exc: smtplib.SMTPException) -> str:
