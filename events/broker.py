@@ -159,8 +159,9 @@ class ConfirmTracker:
     message, so a return recorded by message id turns that ack into a failure.
     """
 
-    def __init__(self, channel) -> None:
+    def __init__(self, channel, after_confirm: Callable[[], None] | None = None) -> None:
         self._channel = channel
+        self._after_confirm = after_confirm
         self._next_tag = 1
         self._pending: OrderedDict[int, tuple[str, Done | None]] = OrderedDict()
         self._returned: dict[str, str] = {}
@@ -206,6 +207,8 @@ class ConfirmTracker:
                 reason = "nacked by the broker"
             if done:
                 done(reason)
+        if self._after_confirm is not None:
+            self._after_confirm()
 
 
 class Publisher:
@@ -405,7 +408,8 @@ class _ChannelState:
         self.consumer = consumer
         self.channel = channel
         self.subscription = subscription
-        self.tracker = ConfirmTracker(channel)
+        # A stop waits for confirms too, so each one may be the last thing it waits for.
+        self.tracker = ConfirmTracker(channel, after_confirm=consumer._after_settle)
         self.unsettled = 0
         self.consumer_tag: str | None = None
 
