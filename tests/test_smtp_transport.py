@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-import subprocess
 
 import pytest
 from aiosmtpd.smtp import AuthResult
@@ -15,6 +14,7 @@ from senders.transports.smtp import SMTPTransport
 
 from .conftest import SMTPServer
 from .services import free_port
+from .tls import TestCA
 
 MESSAGE = b"From: omero@example.org\r\nTo: root@example.org\r\nSubject: t\r\n\r\nbody\r\n"
 
@@ -25,20 +25,13 @@ def envelope(to="root@example.org"):
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
-    """A self-signed certificate for 127.0.0.1, which the client is told to trust."""
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                   check=True, capture_output=True)
-    return cert, key
+    """A certificate for 127.0.0.1 from a test CA the client is told to trust."""
+    ca = TestCA(tmp_path_factory.mktemp("tls"))
+    return ca.cafile, ca.issue("127.0.0.1")
 
 
 def server_context(certificate) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(*map(str, certificate))
-    return context
+    return certificate[1].server_context()
 
 
 def authenticator(logins: list):
@@ -112,21 +105,6 @@ def test_a_server_requiring_starttls_when_it_is_off_is_a_transient_error(certifi
     finally:
         server.stop()
     assert server.received == []
-
-
-def test_implicit_tls_via_omeros_ssl_socket_factory(certificate):
-    port = free_port()
-    server = SMTPServer(port=port, ssl_context=server_context(certificate)).start()
-    try:
-        transport = make_transport(props_for(
-            25, **{"omero.mail.smtp.socketFactory.class": "javax.net.ssl.SSLSocketFactory",
-                   "omero.mail.smtp.socketFactory.port": str(port),
-                   "omero.mail.smtp.ssl.cafile": str(certificate[0])}))
-        with transport:
-            transport.send(envelope())
-    finally:
-        server.stop()
-    assert len(server.received) == 1
 
 
 def test_connection_refused_is_transient():
