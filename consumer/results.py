@@ -1,0 +1,177 @@
+"""A broadcast's outcomes, kept after the command exits: a durable queue per broadcast.
+
+``omero-mail broadcast`` declares ``omero.mail.broadcast.<event id>`` (durable, bound to
+``omero.mail.results`` with ``<event id>.#``) BEFORE it publishes the event, so no
+outcome is missed however fast the consumers are. The queue keeps every outcome (the
+rules stage's ``planned`` with total/no_email/invalid, the delivery stage's ``sent``,
+``retrying``, ``failed`` per email) until ``omero.mail.broadcast.results.expires`` after
+it was last read (RabbitMQ's ``x-expires``), so ``broadcast status ID`` works days later.
+
+Reading never removes anything: the reader consumes without acking and, when done, gives
+every message back (nack with requeue) after cancelling its consumer. Outcomes are
+counted once per email (by the email's Message-ID), so a redelivery or an at-least-once
+duplicate never counts twice, and an email that failed and was later replayed counts as
+sent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+
+from events import topology as topo
+from events.broker import Consumer, Delivery, Subscription, declare_topology, queue_depths
+
+from . import outcomes
+
+
+def queue_name(event_id: str) -> str:
+    return f"omero.mail.broadcast.{event_id}"
+
+
+def declare(url: str, topology: topo.Topology, event_id: str, expires_ms: int) -> None:
+    """The exchanges and this broadcast's results queue (idempotent).
+
+    The consumer's own queues are left to the consumer (or ``omero-mail declare``): their
+    arguments depend on how it is deployed, and a mismatch would be refused.
+    """
+    name = queue_name(event_id)
+    declare_topology(url, dataclasses.replace(
+        topology,
+        queues=(topo.Queue(name, {"x-expires": expires_ms}),),
+        bindings=(topo.Binding(topo.RESULTS_EXCHANGE, name, f"{event_id}.#"),),
+    ))
+
+
+@dataclass
+class Tally:
+    """What is known of one broadcast so far."""
+
+    planned: dict | None = None
+    sent: set[str] = field(default_factory=set)
+    failed: set[str] = field(default_factory=set)
+    retrying: set[str] = field(default_factory=set)
+    messages: int = 0
+
+    def add(self, result: dict) -> None:
+        self.messages += 1
+        outcome = result.get("outcome")
+        mail = str(result.get("message_id") or "")
+        if outcome == outcomes.PLANNED:
+            self.planned = result
+        elif outcome == outcomes.SENT:
+            self.sent.add(mail)
+        elif outcome == outcomes.FAILED:
+            self.failed.add(mail)
+        elif outcome == outcomes.RETRYING:
+            self.retrying.add(mail)
+
+    @property
+    def total(self) -> int:
+        return int(self.planned.get("total", 0)) if self.planned else 0
+
+    @property
+    def failed_only(self) -> set[str]:
+        return self.failed - self.sent
+
+    @property
+    def done(self) -> int:
+        return len(self.sent | self.failed)
+
+    @property
+    def finished(self) -> bool:
+        return self.planned is not None and self.done >= self.total
+
+    def summary(self) -> list[str]:
+        """OMERO's summary lines, then ours for what OMERO could not know."""
+        if self.planned is None:
+            return ["Not planned yet: no consumer has taken the broadcast (or it was refused: "
+                    "see omero.mail.invalid)"]
+        lines = [f"Successfully sent {len(self.sent)} of {self.total} emails"]
+        no_email, invalid = int(self.planned.get("no_email", 0)), int(self.planned.get("invalid", 0))
+        if no_email:
+            lines.append(f"{no_email} users had no email address")
+        if invalid:
+            lines.append(f"{invalid} email addresses were invalid")
+        if self.failed_only:
+            lines.append(f"{len(self.failed_only)} emails failed (omero-mail failed list shows why)")
+        pending = self.total - self.done
+        if pending > 0:
+            retrying = len(self.retrying - self.sent - self.failed)
+            lines.append(f"{pending} emails not sent yet" + (f" ({retrying} waiting to be retried)" if retrying else ""))
+        return lines
+
+
+class Reader:
+    """Follow one broadcast's results queue without taking anything out of it."""
+
+    def __init__(self, url: str, event_id: str):
+        self.tally = Tally()
+        self._lock = threading.Lock()
+        self._seen: set[tuple] = set()
+        self._deliveries: list[Delivery] = []
+        self._stopping = False
+        self._consumer = Consumer(url, [Subscription(queue_name(event_id), self._on_message, prefetch=0)],
+                                  name="omero-mail broadcast results", drain_timeout=5.0)
+        self._thread = threading.Thread(target=self._consumer.run, name="broadcast-results", daemon=True)
+
+    def _on_message(self, delivery: Delivery) -> None:
+        if self._stopping:
+            delivery.nack(requeue=True)
+            return
+        self._deliveries.append(delivery)
+        try:
+            result = json.loads(delivery.body)
+        except ValueError:
+            return
+        # A redelivery after a reconnect carries the same body: count it once.
+        key = (result.get("outcome"), result.get("message_id"), result.get("attempts"), result.get("at"))
+        with self._lock:
+            if key not in self._seen:
+                self._seen.add(key)
+                self.tally.add(result)
+
+    def snapshot(self) -> Tally:
+        with self._lock:
+            return dataclasses.replace(self.tally, sent=set(self.tally.sent), failed=set(self.tally.failed),
+                                       retrying=set(self.tally.retrying))
+
+    def start(self, timeout: float = 10.0) -> bool:
+        """Start consuming; False if the queue could not be consumed within ``timeout``."""
+        self._thread.start()
+        return self._consumer.connected.wait(timeout)
+
+    @property
+    def received(self) -> int:
+        """Messages delivered so far, duplicates included."""
+        return len(self._deliveries)
+
+    def stop(self) -> None:
+        """Cancel the consumer, then give every message back to the queue."""
+        self._consumer.stop()
+        self._consumer.call_soon(self._give_back)
+        self._thread.join(10)
+
+    def _give_back(self) -> None:
+        # On the I/O loop, after the cancel: whatever still arrives is given back at once.
+        self._stopping = True
+        for delivery in self._deliveries:
+            delivery.nack(requeue=True)
+
+
+def read_all(url: str, event_id: str, timeout: float = 10.0) -> Tally:
+    """Everything the results queue holds now (for ``broadcast status``)."""
+    ready = queue_depths(url, [queue_name(event_id)])[queue_name(event_id)]
+    reader = Reader(url, event_id)
+    try:
+        if not reader.start(timeout):
+            return reader.snapshot()
+        deadline = time.monotonic() + timeout
+        while reader.received < ready and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return reader.snapshot()
+    finally:
+        reader.stop()

@@ -1,0 +1,233 @@
+"""An admin broadcast (``omero admin email``): whom it reaches, and its emails.
+
+Pure functions over the directory, shared by ``omero-mail broadcast`` (which checks and
+reports before publishing) and the rules stage (which checks again and plans), so both
+apply OMERO's semantics (REFERENCE.md §3) the same way:
+
+- only members of ``system`` may broadcast;
+- ``everyone`` means every active user (member of ``user``), or every user with
+  ``inactive``; it ignores the users and groups named;
+- otherwise the named users and the members of the named groups, inactive ones left
+  out unless ``inactive``; an unknown user or group is an error line, the rest is sent;
+- one email per address (de-duplicated); users without an email, or with an invalid
+  one, are counted rather than sent to.
+
+Cc and Bcc, which OMERO gets wrong (it writes Bcc as Cc and copies every user's mail to
+them), get one copy in all rather than one per user: a single mail to the Cc addresses
+(all of them visible in To/Cc, as Cc means) and one mail to each Bcc address, named only
+in its own envelope and To, so no Bcc address ever appears in a header another
+recipient sees.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Callable, Iterable, Mapping, Sequence
+
+from events.schemas import Event
+
+from .directory import Directory, Experimenter, active_users
+from .mail import Mail, message_id
+from .message import is_valid_address
+from .plan import Plan, domain_of
+
+SENDER_ID = "adminBroadcast"
+CC_SENDER_ID = "adminBroadcast.cc"
+BCC_SENDER_ID = "adminBroadcast.bcc"
+
+NO_RECIPIENTS = "No recipients specified."
+IGNORED = "Warning: users and groups ignored"
+
+
+class BroadcastRefused(Exception):
+    """A broadcast that must not go out; ``str()`` is the one-line reason."""
+
+
+@dataclass
+class Recipients:
+    """The experimenters a broadcast reaches, and OMERO's error lines for the rest."""
+
+    experimenters: list[Experimenter] = field(default_factory=list)
+    #: "Unknown user: x" / "Unknown group: x", one per name or id not found.
+    errors: list[str] = field(default_factory=list)
+    #: OMERO's warning when ``everyone`` was given with users or groups.
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_admin(name: str | None, directory: Directory) -> Experimenter:
+    """The requesting experimenter, if a member of ``system``; else BroadcastRefused."""
+    if not name:
+        raise BroadcastRefused("no requesting user (requested_by): only admins may broadcast")
+    experimenter = directory.experimenter_by_name(name)
+    if experimenter is None:
+        raise BroadcastRefused(f"unknown requesting user {name!r}: only admins may broadcast")
+    if not experimenter.admin:
+        raise BroadcastRefused(f"{name!r} is not a member of system: only admins may broadcast")
+    return experimenter
+
+
+def has_recipients(data: Mapping) -> bool:
+    return bool(data.get("everyone") or data.get("user_ids") or data.get("user_names")
+                or data.get("group_ids") or data.get("group_names"))
+
+
+def resolve(data: Mapping, directory: Directory) -> Recipients:
+    """The experimenters ``data`` (an admin.broadcast event's data) names, in order."""
+    result = Recipients()
+    inactive = bool(data.get("inactive"))
+    if data.get("everyone"):
+        if any(data.get(k) for k in ("user_ids", "user_names", "group_ids", "group_names")):
+            result.warnings.append(IGNORED)
+        result.experimenters = directory.experimenters() if inactive else active_users(directory)
+        return result
+    found: list[Experimenter] = []
+    for name in data.get("user_names") or ():
+        experimenter = directory.experimenter_by_name(name)
+        _found_or_error(experimenter, f"Unknown user: {name}", found, result.errors)
+    for user_id in data.get("user_ids") or ():
+        experimenter = directory.experimenter(int(user_id))
+        _found_or_error(experimenter, f"Unknown user: {user_id}", found, result.errors)
+    for group in [*(data.get("group_names") or ()), *(int(g) for g in data.get("group_ids") or ())]:
+        if directory.group(group) is None:
+            result.errors.append(f"Unknown group: {group}")
+            continue
+        found.extend(directory.members(group))
+    seen: set[int] = set()
+    for experimenter in found:
+        if experimenter.id in seen or not (inactive or experimenter.active):
+            continue
+        seen.add(experimenter.id)
+        result.experimenters.append(experimenter)
+    return result
+
+
+def _found_or_error(experimenter, error: str, found: list, errors: list) -> None:
+    if experimenter is None:
+        errors.append(error)
+    else:
+        found.append(experimenter)
+
+
+@dataclass
+class Addresses:
+    valid: list[str] = field(default_factory=list)
+    no_email: int = 0
+    invalid: int = 0
+
+
+def addresses(experimenters: Iterable[Experimenter]) -> Addresses:
+    """Each experimenter's address once; those without one, or with an invalid one, counted."""
+    result = Addresses()
+    seen: set[str] = set()
+    for experimenter in experimenters:
+        address = (experimenter.email or "").strip()
+        if not address:
+            result.no_email += 1
+        elif not is_valid_address(address):
+            result.invalid += 1
+        elif address.lower() not in seen:
+            seen.add(address.lower())
+            result.valid.append(address)
+    return result
+
+
+def _unique(values: Iterable[str], exclude: set[str] = frozenset()) -> list[str]:
+    seen = set(exclude)
+    kept = []
+    for value in values:
+        value = value.strip()
+        if value and value.lower() not in seen:
+            seen.add(value.lower())
+            kept.append(value)
+    return kept
+
+
+def check_request(data: Mapping, mail_from: str, allowed_from: Sequence[str]) -> str:
+    """OMERO's checks on the request itself; returns the From to use."""
+    if not str(data.get("subject") or "").strip():
+        raise BroadcastRefused("the subject is empty")
+    if not str(data.get("body") or "").strip() and not str(data.get("html") or "").strip():
+        raise BroadcastRefused("the body is empty")
+    override = str(data.get("mail_from") or "").strip()
+    if override:
+        if override.lower() not in {a.lower() for a in allowed_from}:
+            raise BroadcastRefused(f"--from {override!r} is not allowed (omero.mail.broadcast.from lists "
+                                   "the allowed addresses)")
+        mail_from = override
+    if not mail_from.strip():
+        raise BroadcastRefused("omero.mail.from is empty: there is no From address")
+    return mail_from
+
+
+def plan_broadcast(event: Event, directory: Directory, mail_from: str, allowed_from: Sequence[str] = ()) -> Plan:
+    """One Mail per address reached, one copy for Cc, one per Bcc; BroadcastRefused if not allowed."""
+    data = event.data
+    check_admin(data.get("requested_by"), directory)
+    mail_from = check_request(data, mail_from, allowed_from)
+    recipients = resolve(data, directory)
+    found = addresses(recipients.experimenters)
+    cc = _unique(data.get("cc") or ())
+    bcc = _unique(data.get("bcc") or (), {a.lower() for a in cc})
+    result = Plan(no_email=found.no_email, invalid=found.invalid, senders=[SENDER_ID])
+    for extra in (cc, bcc):
+        result.invalid += sum(1 for a in extra if not is_valid_address(a))
+    cc = [a for a in cc if is_valid_address(a)]
+    bcc = [a for a in bcc if is_valid_address(a)]
+    subject = str(data["subject"]).strip()
+    text = str(data.get("body") or "")
+    html = data.get("html") or None
+    domain = domain_of(mail_from)
+
+    def mail(sender: str, to: str, copies: tuple[str, ...] = ()) -> Mail:
+        return Mail(message_id=message_id(event.id, sender, to, domain), event_id=event.id,
+                    event_type=event.type, sender=sender, mail_from=mail_from, to=to,
+                    subject=subject, text=text, html=html, cc=copies)
+
+    result.mails = [mail(SENDER_ID, address) for address in found.valid]
+    if cc:
+        result.mails.append(mail(CC_SENDER_ID, cc[0], tuple(cc[1:])))
+    result.mails.extend(mail(BCC_SENDER_ID, address) for address in bcc)
+    return result
+
+
+def planner(props: Mapping[str, str], directory: Callable[[], Directory]) -> Callable[[Event], Plan]:
+    """The rules stage's planner for ``admin.broadcast`` events."""
+    allowed = [a.strip() for a in props.get("omero.mail.broadcast.from", "").split(",") if a.strip()]
+    mail_from = props["omero.mail.from"]
+    return lambda event: plan_broadcast(event, directory(), mail_from, allowed)
+
+
+class _TextOfHTML(HTMLParser):
+    _BREAKS = frozenset({"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+        elif tag in self._BREAKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag) -> None:
+        if tag in ("script", "style"):
+            self._skip = max(0, self._skip - 1)
+        elif tag in self._BREAKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """The plain-text part of an HTML body: tags dropped, blocks on their own lines."""
+    parser = _TextOfHTML()
+    parser.feed(html)
+    parser.close()
+    lines = [" ".join(line.split()) for line in "".join(parser.parts).splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"

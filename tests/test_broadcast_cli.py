@@ -1,0 +1,253 @@
+"""``omero-mail broadcast`` against the real broker and SMTP server, case by case."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from consumer import cli
+from consumer.sink import MaildirHandler
+from events import topology as topo
+from events.broker import declare_topology, queue_depths
+
+from .conftest import ROOT, SMTPServer, wait_for, write_directory
+from .services import free_port
+
+
+TMPFLOOD = {"omero__mail__flood__window": "1m", "omero__mail__flood__threshold": "5"}
+
+
+@pytest.fixture
+def people(tmp_path):
+    return write_directory(tmp_path / "people.json", [
+        {"id": 0, "omeName": "root", "email": "root@example.org", "groups": ["system", "user"]},
+        {"id": 1, "omeName": "guest", "email": None, "groups": ["guest"]},
+        {"id": 2, "omeName": "alice", "email": "alice@example.org", "groups": ["system", "user"]},
+        {"id": 3, "omeName": "bob", "email": None, "groups": ["user"]},
+        {"id": 4, "omeName": "carol", "email": "carol@example.org", "groups": ["user", "lab"]},
+        {"id": 5, "omeName": "dave", "email": "dave@example.org", "groups": ["lab"]},
+        {"id": 6, "omeName": "erin", "email": "erin@", "groups": ["user", "lab"]},
+    ], [{"id": 0, "name": "system"}, {"id": 1, "name": "user"}, {"id": 2, "name": "guest"}, {"id": 3, "name": "lab"}])
+
+
+@pytest.fixture
+def config(tmp_path, props, people):
+    """The test's properties as a file for the command line, with the people above."""
+    path = tmp_path / "omero-mail.properties"
+    values = {**{k: props._raw[k] for k in props._raw}, "omero.mail.directory.file": str(people)}
+    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    return path
+
+
+@pytest.fixture
+def service(make_service, people):
+    return make_service(**TMPFLOOD, omero__mail__directory__file=str(people))
+
+
+def broadcast(config, capsys, *args, stdin=None, monkeypatch=None):
+    """Run the command in this process; (exit code, stdout, stderr)."""
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", stdin)
+    try:
+        code = cli.main(["broadcast", *args, "--config", str(config), "--log-level", "ERROR"])
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def recipients(smtp_server):
+    return sorted(r for received in smtp_server.received for r in received.rcpt_tos)
+
+
+def settled(props):
+    url = props["omero.mail.broker.url"]
+    return lambda: sum(queue_depths(url, [topo.EVENTS_QUEUE, topo.OUTBOX_QUEUE]).values()) == 0
+
+
+def test_everyone_reaches_each_active_user_with_a_valid_address(service, config, capsys, smtp_server):
+    code, out, _ = broadcast(config, capsys, "Maintenance", "Down", "at", "noon", "--everyone", "--wait", "20")
+    assert code == 0
+    assert recipients(smtp_server) == ["alice@example.org", "carol@example.org", "root@example.org"]
+    assert out.splitlines()[1:] == ["Successfully sent 3 of 3 emails", "1 users had no email address",
+                                    "1 email addresses were invalid"]
+    message = smtp_server.messages[0]
+    assert message["Subject"] == "Maintenance" and message.get_content() == "Down at noon\n"
+
+
+def test_inactive_adds_users_outside_group_user(service, config, capsys, smtp_server):
+    broadcast(config, capsys, "S", "B", "--everyone", "--inactive", "--wait", "20")
+    assert "dave@example.org" in recipients(smtp_server)
+
+
+def test_everyone_with_users_warns_that_they_are_ignored(service, config, capsys, smtp_server):
+    code, _, err = broadcast(config, capsys, "S", "B", "--everyone", "--user-name", "dave", "--wait", "20")
+    assert code == 0 and "Warning: users and groups ignored" in err.splitlines()
+    assert "dave@example.org" not in recipients(smtp_server)
+
+
+def test_a_group_reaches_its_active_members(service, config, capsys, smtp_server):
+    code, out, _ = broadcast(config, capsys, "S", "B", "--group-name", "lab", "--wait", "20")
+    assert recipients(smtp_server) == ["carol@example.org"]
+    assert "1 email addresses were invalid" in out
+
+
+def test_users_by_name_and_id(service, config, capsys, smtp_server):
+    broadcast(config, capsys, "S", "B", "--user-name", "alice", "--user-id", "4", "--wait", "20")
+    assert recipients(smtp_server) == ["alice@example.org", "carol@example.org"]
+
+
+def test_unknown_names_get_an_error_line_each_and_the_rest_is_sent(service, config, capsys, smtp_server):
+    code, _, err = broadcast(config, capsys, "S", "B", "--user-name", "nobody", "--group-name", "ghosts",
+                             "--user-name", "alice", "--wait", "20")
+    assert code == 0
+    assert ["Unknown user: nobody", "Unknown group: ghosts"] == err.splitlines()[:2]
+    assert recipients(smtp_server) == ["alice@example.org"]
+
+
+def test_only_unknown_recipients_is_no_recipients(config, capsys, amqp_url):
+    code, _, err = broadcast(config, capsys, "S", "B", "--user-name", "nobody")
+    assert code == 1 and "No recipients specified." in err
+
+
+def test_no_recipient_option_is_a_usage_error(config, capsys):
+    code, _, err = broadcast(config, capsys, "S", "B")
+    assert code == 2 and "No recipients specified." in err
+
+
+def test_a_user_without_email_is_counted(service, config, capsys, smtp_server):
+    code, out, _ = broadcast(config, capsys, "S", "B", "--user-name", "bob", "--user-name", "alice", "--wait", "20")
+    assert out.splitlines()[1:] == ["Successfully sent 1 of 1 emails", "1 users had no email address"]
+
+
+def test_cc_addresses_get_one_copy_shown_as_cc(service, config, capsys, smtp_server):
+    broadcast(config, capsys, "S", "B", "--user-name", "alice", "--user-name", "carol",
+              "--cc", "x@example.org", "--cc", "y@example.org", "--wait", "20")
+    messages = smtp_server.messages
+    assert len(messages) == 3
+    copy = next(m for m in messages if m["To"] == "x@example.org")
+    assert copy["Cc"] == "y@example.org"
+    assert all(m["Cc"] is None for m in messages if m is not copy)
+
+
+def test_bcc_addresses_are_in_no_header_another_recipient_sees(service, config, capsys, smtp_server):
+    broadcast(config, capsys, "S", "B", "--user-name", "alice", "--cc", "x@example.org",
+              "--bcc", "z@example.org", "--wait", "20")
+    assert "z@example.org" in recipients(smtp_server)
+    for received in smtp_server.received:
+        if received.rcpt_tos != ["z@example.org"]:
+            assert b"z@example.org" not in received.data
+    assert all(m["Bcc"] is None for m in smtp_server.messages)
+
+
+def test_html_is_sent_as_multipart_with_a_text_part(service, config, capsys, smtp_server):
+    broadcast(config, capsys, "S", "<p>Down at <b>noon</b></p>", "--html", "--user-name", "alice", "--wait", "20")
+    message = smtp_server.messages[0]
+    assert message.get_content_type() == "multipart/alternative"
+    parts = {p.get_content_type(): p.get_content().strip() for p in message.iter_parts()}
+    assert parts == {"text/plain": "Down at noon", "text/html": "<p>Down at <b>noon</b></p>"}
+
+
+def test_the_body_is_read_from_standard_input_when_text_is_absent(service, config, capsys, smtp_server, monkeypatch):
+    import io
+
+    broadcast(config, capsys, "S", "--user-name", "alice", "--wait", "20", stdin=io.StringIO("From stdin\n"),
+              monkeypatch=monkeypatch)
+    assert smtp_server.messages[0].get_content() == "From stdin\n"
+
+
+def test_a_non_admin_is_refused_by_the_command(config, capsys, amqp_url):
+    code, _, err = broadcast(config, capsys, "S", "B", "--everyone", "--as", "carol")
+    assert code == 1 and "'carol' is not a member of system" in err
+
+
+def test_a_non_admin_is_refused_again_by_the_consumer(service, publish, props, smtp_server):
+    event = publish("admin.broadcast", {"subject": "S", "body": "B", "everyone": True, "requested_by": "carol"})
+    url = props["omero.mail.broker.url"]
+    wait_for(lambda: queue_depths(url, [topo.INVALID_QUEUE])[topo.INVALID_QUEUE] == 1, what="the broadcast parked")
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        _method, properties, body = connection.channel().basic_get(topo.INVALID_QUEUE, auto_ack=True)
+    finally:
+        connection.close()
+    assert json.loads(body)["id"] == event.id
+    assert "'carol' is not a member of system" in properties.headers["x-omero-mail-reason"]
+    assert smtp_server.received == []
+
+
+def test_a_from_address_not_configured_is_refused(config, capsys, amqp_url):
+    code, _, err = broadcast(config, capsys, "S", "B", "--everyone", "--from", "boss@example.org")
+    assert code == 1 and "not allowed" in err
+
+
+def test_the_broadcast_is_delivered_although_the_command_is_killed_after_publishing(config, props, people,
+                                                                                     make_service, smtp_server):
+    declare_topology(props["omero.mail.broker.url"], topo.from_properties(props))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "consumer.cli", "broadcast", "S", "B", "--everyone", "--inactive", "--wait",
+         "--config", str(config)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+    assert "queued" in process.stdout.readline().decode()
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    make_service(**TMPFLOOD, omero__mail__directory__file=str(people))
+    smtp_server.wait_for_messages(4)
+    assert recipients(smtp_server) == ["alice@example.org", "carol@example.org", "dave@example.org",
+                                       "root@example.org"]
+
+
+class RefusingHandler(MaildirHandler):
+    """Accepts every recipient but one, which it refuses with 550."""
+
+    def __init__(self, refused: str):
+        super().__init__()
+        self.refused = refused
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address == self.refused:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+@pytest.fixture
+def refusing_smtp():
+    server = SMTPServer(port=free_port(), handler=RefusingHandler("carol@example.org")).start()
+    yield server
+    server.stop()
+
+
+def test_wait_counts_real_successes_when_an_address_is_refused(make_service, people, config, capsys, refusing_smtp):
+    make_service(**TMPFLOOD, omero__mail__directory__file=str(people), omero__mail__port=str(refusing_smtp.port))
+    code, out, _ = broadcast(config, capsys, "S", "B", "--everyone", "--wait", "30")
+    assert code == 0
+    assert out.splitlines()[1:] == [
+        "Successfully sent 2 of 3 emails",
+        "1 users had no email address",
+        "1 email addresses were invalid",
+        "1 emails failed (omero-mail failed list shows why)",
+    ]
+
+
+def test_status_shows_the_outcome_after_the_command_exited(service, config, capsys, smtp_server):
+    _, out, _ = broadcast(config, capsys, "S", "B", "--everyone")
+    event_id = out.split()[1]
+    smtp_server.wait_for_messages(3)
+    wait_for(lambda: "Successfully sent 3 of 3" in broadcast(config, capsys, "status", event_id)[1],
+             what="the status to show every email sent")
+    code, out, _ = broadcast(config, capsys, "status", event_id)
+    assert code == 0
+    assert out.splitlines() == [f"Broadcast {event_id}", "Successfully sent 3 of 3 emails",
+                                "1 users had no email address", "1 email addresses were invalid"]
+
+
+def test_status_of_an_unknown_broadcast_says_nothing_was_planned(config, capsys, amqp_url):
+    code, out, _ = broadcast(config, capsys, "status", "2b0e5d1c-8e5e-4fad-8c22-3c58af2a1e87")
+    assert code == 0 and "Not planned yet" in out
