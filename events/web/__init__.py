@@ -1,0 +1,14 @@
+"""OMERO.web's error reports as ``web.error`` events instead of mail from the web process.
+
+Two drop-in replacements for Django's mailing pieces (REFERENCE.md §4), for an
+OMERO.web site that installs ``omero-mail[web]``:
+
+- :class:`~events.web.handler.WebErrorHandler`, in place of ``AdminEmailHandler`` on the
+  ``django.request`` logger (unhandled exceptions, HTTP 500);
+- :class:`~events.web.middleware.BrokenLinkEventsMiddleware`, in place of
+  ``BrokenLinkEmailsMiddleware`` (a 404 with a Referer, by Django's own rules).
+
+Both publish with a short timeout, send nothing when DEBUG (``omero.web.debug``) is on,
+never raise into the request, and spool the event to a local file when the broker cannot
+be reached. Secrets are redacted before anything leaves the web process.
+"""
