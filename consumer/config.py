@@ -50,6 +50,8 @@ DEFAULTS: dict[str, str] = {
     "omero.mail.queue.type": "classic",
     "omero.mail.queue.delivery-limit": "5",
     "omero.mail.log.addresses": "false",
+    "omero.mail.flood.window": "10m",
+    "omero.mail.flood.threshold": "3",
     "omero.mail.smtp.ssl.verify": "true",
     "omero.mail.smtp.ssl.cafile": "",
 }

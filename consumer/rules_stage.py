@@ -50,6 +50,8 @@ class RulesStage:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rules")
         #: Observers (metrics): called with (event type or "invalid", the plan or None).
         self.on_event: Callable[[str, Plan | None], None] = lambda kind, result: None
+        #: The flood guard (consumer/flood.py), set by the service; None = every event mailed.
+        self.flood = None
         if not enabled:
             log.warning("omero.mail.config is false: event senders send nothing "
                         "(admin broadcasts and web error reports still go out)")
@@ -57,8 +59,15 @@ class RulesStage:
     def handle(self, delivery: Delivery) -> None:
         self._pool.submit(self._handle, delivery)
 
+    def guard_floods(self, flood) -> None:
+        """Fold alike events into digests (consumer/flood.py); its timer runs on this stage's worker."""
+        self.flood = flood
+        flood.attach(self._pool.submit)
+
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        if self.flood is not None:
+            self.flood.close()
 
     def _handle(self, delivery: Delivery) -> None:
         try:
@@ -71,6 +80,9 @@ class RulesStage:
         except Exception as exc:  # noqa: BLE001 - a rule bug parks the event, it never loops
             log.exception("planning event %s failed", event.id)
             self.park(delivery, f"rules failed: {type(exc).__name__}: {exc}")
+            return
+        if self.flood is not None and self.flood.fold(event, result, delivery):
+            self.on_event(event.type, Plan(senders=result.senders))
             return
         self.on_event(event.type, result)
         messages = [outbox_message(mail) for mail in result.mails]

@@ -1,0 +1,123 @@
+"""The flood guard in the rules stage: fold alike events, publish their digest at window end.
+
+The counting is ``senders/flood.py``'s (pure). This is its edge: a folded event is acked
+(with a ``planned`` outcome of no email), and when a window ends a timer hands the
+digest to the rules stage's worker thread, which publishes one digest mail per recipient
+to the outbox with its own confirmed publisher (a window may end when no event is being
+handled, so there is no delivery to publish on).
+
+Counts live in memory. On a graceful stop every digest still owed is published at once
+(early, with the count so far), so a restart loses nothing; a crash loses the count of the
+windows then open (the folded events were acked). A digest whose publish fails is tried
+again ``retry_seconds`` later. Each rules-stage process counts for itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+from events import topology as topo
+from events.broker import BrokerError, Delivery, Message, Publisher
+from events.schemas import Event
+from senders.flood import FloodGuard, Window, digest_mails, rules_from_properties
+from senders.mail import Mail
+from senders.plan import Plan
+
+from . import outcomes
+from .config import ConfigError, Properties
+from .rules_stage import outbox_message
+
+log = logging.getLogger(__name__)
+
+
+class FloodControl:
+    def __init__(self, guard: FloodGuard, publisher: Callable[[], Publisher],
+                 outbox_message: Callable[[Mail], Message], retry_seconds: float = 30.0):
+        self.guard = guard
+        self.make_publisher = publisher
+        self.outbox_message = outbox_message
+        self.retry_seconds = retry_seconds
+        self._submit: Callable = lambda fn: fn()
+        self._publisher: Publisher | None = None
+        self._timer: threading.Timer | None = None
+        self._timer_at: float | None = None
+        self._closing = False
+
+    def attach(self, submit: Callable) -> None:
+        """Run digests on the stage's worker: ``submit(fn)`` queues ``fn`` there."""
+        self._submit = submit
+
+    def fold(self, event: Event, result: Plan, delivery: Delivery) -> bool:
+        """True when the event was folded (and acked); False when it is to be mailed as usual."""
+        if self.guard.admit(event, result.mails):
+            return False
+        log.debug("event %s %s folded into a digest (%s)", event.id, event.type,
+                 ", ".join(f"{k}={v}" for k, v in zip(self.guard.rules[event.type].key_fields, self.guard.key(event))))
+        message = outcomes.result(event.id, outcomes.PLANNED, type=event.type, total=0, folded=1,
+                                  senders=result.senders)
+        delivery.publish(message, lambda failed: delivery.ack())
+        self._schedule()
+        return True
+
+    # -- the digests -------------------------------------------------------------------
+    def _schedule(self) -> None:
+        due = self.guard.next_due()
+        if due is None or self._closing or (self._timer_at is not None and self._timer_at <= due):
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = due
+        self._timer = threading.Timer(max(due - self.guard.clock(), 0.0), self._on_timer)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _on_timer(self) -> None:
+        try:
+            self._submit(self.send_due)
+        except RuntimeError:
+            pass  # the stage is closing; close() publishes what is owed
+
+    def send_due(self) -> None:
+        self._timer, self._timer_at = None, None
+        for window in self.guard.due():
+            self._send(window)
+        self._schedule()
+
+    def _send(self, window: Window) -> bool:
+        mails = digest_mails(window)
+        try:
+            if self._publisher is None:
+                self._publisher = self.make_publisher()
+            self._publisher.publish_many([self.outbox_message(mail) for mail in mails])
+        except BrokerError as exc:
+            log.warning("digest of %d folded %s event(s) (%s) not published (%s); trying again in %gs",
+                        window.folded, window.event_type, window.describe_key(), exc, self.retry_seconds)
+            self.guard.give_back(window, self.retry_seconds)
+            return False
+        log.info("digest of %d folded %s event(s) (%s) sent to the outbox: %d email(s)",
+                 window.folded, window.event_type, window.describe_key(), len(mails))
+        return True
+
+    def close(self) -> None:
+        """Publish every digest still owed, now (call after the stage's worker has stopped)."""
+        self._closing = True
+        if self._timer is not None:
+            self._timer.cancel()
+        for window in self.guard.drain():
+            if not self._send(window):
+                log.error("digest of %d folded %s event(s) (%s) lost: the broker did not take it",
+                          window.folded, window.event_type, window.describe_key())
+        if self._publisher is not None:
+            self._publisher.close()
+
+
+def flood_control(props: Properties) -> FloodControl:
+    """The guard as the properties set it (``omero.mail.flood.*``), publishing to the broker."""
+    try:
+        rules = rules_from_properties(props, lambda text: topo.parse_duration_ms(text) / 1000)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    url = props["omero.mail.broker.url"]
+    return FloodControl(FloodGuard(rules), lambda: Publisher(url, name="omero-mail digests"), outbox_message)

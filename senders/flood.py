@@ -1,0 +1,206 @@
+"""The flood guard: a storm of alike events becomes a few mails and one digest.
+
+OMERO mails the admins once per failed login, so a password-guessing attack on ``root``
+floods their inboxes (OMERO has no guard). Here events of one type with the same key
+(``login.failed``: the user; ``web.error``: status, path and exception) are counted in
+a window that opens with the first of them: the first ``threshold`` are mailed as
+usual, the rest are folded, and when the window ends one digest mail per recipient
+says how many were folded and from which source addresses.
+
+Pure logic with an injectable clock; the rules stage feeds it events and publishes the
+digests it hands back (see ``consumer/rules_stage.py``).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import Callable, Mapping
+
+from events.schemas import Event
+
+from .mail import Mail, message_id
+from .plan import domain_of
+
+#: The data fields that make two events "the same" for the guard, per event type.
+DEFAULT_KEYS: dict[str, tuple[str, ...]] = {
+    "login.failed": ("user",),
+    "web.error": ("status", "path", "exception"),
+}
+#: How many source addresses a digest lists by name; the rest are counted.
+MAX_SOURCES_SHOWN = 50
+_NAMESPACE = uuid.UUID("5d7f8a52-51c3-4d2e-9a40-6f0c1f3e2b91")
+
+
+@dataclass(frozen=True)
+class FloodRule:
+    """How one event type is guarded. ``threshold`` 0 turns the guard off for it."""
+
+    key_fields: tuple[str, ...]
+    window: float
+    threshold: int
+
+
+@dataclass
+class Window:
+    """The events of one key since its window opened."""
+
+    event_type: str
+    key: tuple[str, ...]
+    rule: FloodRule
+    opened: float
+    mailed: int = 0
+    folded: int = 0
+    sources: Counter = field(default_factory=Counter)
+    first_folded: str = ""
+    last_folded: str = ""
+    first_event_id: str = ""
+    #: The mails of the last folded event: whom the digest goes to, and its subject.
+    mails: list[Mail] = field(default_factory=list)
+    #: Set when publishing the digest failed: when to try again.
+    retry_at: float | None = None
+
+    @property
+    def due(self) -> float:
+        return self.retry_at if self.retry_at is not None else self.opened + self.rule.window
+
+    @property
+    def digest_id(self) -> str:
+        """Stable per window, so a digest published twice keeps one Message-ID."""
+        return str(uuid.uuid5(_NAMESPACE, "\0".join((self.event_type, *self.key, self.first_event_id))))
+
+    def describe_key(self) -> str:
+        return ", ".join(f"{name}={value}" for name, value in zip(self.rule.key_fields, self.key))
+
+
+class FloodGuard:
+    """Counts alike events per window; :meth:`admit` says whether to mail this one."""
+
+    def __init__(self, rules: Mapping[str, FloodRule], clock: Callable[[], float] = time.monotonic):
+        self.rules = {kind: rule for kind, rule in rules.items() if rule.threshold > 0 and rule.window > 0}
+        self.clock = clock
+        self._open: dict[tuple[str, tuple[str, ...]], Window] = {}
+        #: Ended windows whose digest is still to be sent.
+        self._owed: list[Window] = []
+
+    def key(self, event: Event) -> tuple[str, ...] | None:
+        rule = self.rules.get(event.type)
+        if rule is None:
+            return None
+        return tuple(str(event.data.get(name, "")) for name in rule.key_fields)
+
+    def admit(self, event: Event, mails: list[Mail]) -> bool:
+        """True: mail this event as usual. False: it is folded into its window's digest."""
+        key = self.key(event)
+        if key is None or not mails:
+            return True
+        now = self.clock()
+        window = self._open.get((event.type, key))
+        if window is None or now >= window.due:
+            if window is not None and window.folded:
+                self._owed.append(window)
+            window = self._open[(event.type, key)] = Window(event.type, key, self.rules[event.type], opened=now)
+        if window.mailed < window.rule.threshold:
+            window.mailed += 1
+            return True
+        window.folded += 1
+        window.sources[str(event.data.get("remote_addr") or "unknown")] += 1
+        when = event.occurred_at.isoformat(timespec="seconds")
+        if not window.first_event_id:
+            window.first_event_id = event.id
+            window.first_folded = when
+        window.last_folded = when
+        window.mails = mails
+        return False
+
+    def folded(self) -> int:
+        """Events folded into digests not yet handed out."""
+        return sum(w.folded for w in (*self._owed, *self._open.values()))
+
+    def next_due(self) -> float | None:
+        """When the earliest digest is owed (clock time), or None when none is."""
+        owed = [w.due for w in (*self._owed, *self._open.values()) if w.folded]
+        return min(owed) if owed else None
+
+    def due(self) -> list[Window]:
+        """Take the windows that have ended and owe a digest."""
+        now = self.clock()
+        for key in [k for k, w in self._open.items() if now >= w.due]:
+            window = self._open.pop(key)
+            if window.folded:
+                self._owed.append(window)
+        ready = [w for w in self._owed if now >= w.due]
+        self._owed = [w for w in self._owed if now < w.due]
+        return ready
+
+    def drain(self) -> list[Window]:
+        """Take every window that owes a digest, ended or not (the consumer is stopping)."""
+        windows = [*self._owed, *(w for w in self._open.values() if w.folded)]
+        self._owed, self._open = [], {}
+        return windows
+
+    def give_back(self, window: Window, retry_in: float) -> None:
+        """A digest that could not be published: owed again ``retry_in`` seconds from now."""
+        window.retry_at = self.clock() + retry_in
+        self._owed.append(window)
+
+
+def digest_mails(window: Window) -> list[Mail]:
+    """One digest mail per recipient of the folded events."""
+    body = digest_body(window)
+    digest_id = window.digest_id
+    return [replace(
+        mail,
+        message_id=message_id(digest_id, mail.sender, mail.to, domain_of(mail.mail_from)),
+        event_id=digest_id,
+        subject=f"{mail.subject} ({window.folded} more)",
+        text=body + "\n" + mail.text,
+        html=None,
+    ) for mail in window.mails]
+
+
+def digest_body(window: Window) -> str:
+    sources = window.sources.most_common()
+    shown = "".join(f"  {address}: {count}\n" for address, count in sources[:MAX_SOURCES_SHOWN])
+    if len(sources) > MAX_SOURCES_SHOWN:
+        shown += f"  and {len(sources) - MAX_SOURCES_SHOWN} more addresses\n"
+    return (
+        f"{window.folded} more {window.event_type} event(s) with {window.describe_key()} were folded "
+        f"into this digest after {window.mailed} sent one by one "
+        f"(from {window.first_folded} to {window.last_folded}).\n"
+        f"Source addresses ({len(sources)}):\n{shown}"
+    )
+
+
+def rules_from_properties(props: Mapping[str, str], parse_seconds: Callable[[str], float]) -> dict[str, FloodRule]:
+    """``omero.mail.flood.window`` / ``.threshold``, overridden per event type by
+    ``omero.mail.flood.<type>.window`` / ``.threshold`` / ``.key`` (data fields, comma-separated).
+
+    Types with a key by default (DEFAULT_KEYS) are guarded; any other type is guarded
+    once its ``.key`` is set. A bad value raises ValueError naming the property.
+    """
+    prefix = "omero.mail.flood."
+    kinds = set(DEFAULT_KEYS) | {name[len(prefix):-len(".key")] for name in props
+                                 if name.startswith(prefix) and name.endswith(".key")}
+    rules = {}
+    for kind in sorted(kinds):
+        fields = props.get(f"{prefix}{kind}.key") or ",".join(DEFAULT_KEYS.get(kind, ()))
+        key_fields = tuple(f.strip() for f in fields.split(",") if f.strip())
+        if key_fields:
+            rules[kind] = FloodRule(
+                key_fields=key_fields,
+                window=_setting(props, f"{prefix}{kind}.window", f"{prefix}window", parse_seconds),
+                threshold=_setting(props, f"{prefix}{kind}.threshold", f"{prefix}threshold", int),
+            )
+    return rules
+
+
+def _setting(props: Mapping[str, str], key: str, fallback: str, parse: Callable[[str], float]):
+    name = key if props.get(key) else fallback
+    value = props.get(name, "")
+    try:
+        return parse(value)
+    except ValueError:
+        raise ValueError(f"{name}: not a valid value: {value!r}") from None
