@@ -10,17 +10,18 @@ from __future__ import annotations
 import logging
 import signal
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable
 
 from events import topology as topo
 from events.broker import Consumer, Subscription, declare_topology
-from senders.directory import Directory, load_json_directory
+from senders.directory import Directory, RefreshingDirectory, load_json_directory
+from senders.pgdirectory import dsn_from_properties, load_postgres_directory
 from senders.transports import make_transport
 from senders.xmlconfig import load_senders
 
-from .config import Properties
+from .config import ConfigError, Properties
 from .delivery_stage import DeliveryStage
-from .flood import flood_control
 from .rules_stage import RulesStage
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,15 @@ STAGES = ("rules", "delivery")
 
 
 def make_directory(props: Properties) -> Callable[[], Directory]:
-    directory = load_json_directory(props.get("omero.mail.directory.file") or None)
-    return lambda: directory
+    """The directory backend of ``omero.mail.directory.backend``, cached and refreshed."""
+    backend = props["omero.mail.directory.backend"].strip().lower()
+    if backend == "json":
+        load = partial(load_json_directory, props.get("omero.mail.directory.file") or None)
+    elif backend == "postgres":
+        load = partial(load_postgres_directory, dsn_from_properties(props))
+    else:
+        raise ConfigError(f"omero.mail.directory.backend must be json or postgres, not {backend!r}")
+    return RefreshingDirectory(load, props.float("omero.mail.directory.refresh"))
 
 
 @dataclass
@@ -50,13 +58,12 @@ class Service:
         prefetch = props.int("omero.mail.consumer.prefetch")
         if "rules" in self.stages:
             self.rules = RulesStage(
-                senders=load_senders(props["omero.mail.senders.dir"]),
+                senders=load_senders(props["omero.mail.senders.dir"], properties=props),
                 directory=make_directory(props),
                 mail_from=props["omero.mail.from"],
                 enabled=props.bool("omero.mail.config"),
             )
             subscriptions.append(Subscription(topo.EVENTS_QUEUE, self.rules.handle, prefetch))
-            self.rules.guard_floods(flood_control(props))
         if "delivery" in self.stages:
             make_transport(props).close()  # fail at start on a bad omero.mail.bean
             if not props.bool("omero.mail.smtp.ssl.verify"):

@@ -9,10 +9,14 @@ member of ``system`` (REFERENCE.md §5).
 from __future__ import annotations
 
 import json
+import logging
+import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Callable, Iterable, Protocol
+
+log = logging.getLogger(__name__)
 
 SYSTEM_GROUP = "system"
 USER_GROUP = "user"
@@ -63,10 +67,15 @@ class MemoryDirectory:
     """A directory held in memory: the JSON backend's store, and a test double of OMERO's."""
 
     def __init__(self, experimenters: Iterable[Experimenter], groups: Iterable[Group]):
-        self._by_id = {e.id: e for e in experimenters}
+        self._by_id = {e.id: e for e in sorted(experimenters, key=lambda e: e.id)}
         self._by_name = {e.omename: e for e in self._by_id.values()}
         self._groups = {g.id: g for g in groups}
         self._groups_by_name = {g.name: g for g in self._groups.values()}
+        # Members are listed once here, not per event: a broadcast may ask for 20,000 of them.
+        self._members: dict[str, list[Experimenter]] = {g.name: [] for g in self._groups.values()}
+        for experimenter in self._by_id.values():
+            for name in experimenter.groups:
+                self._members.setdefault(name, []).append(experimenter)
 
     def experimenter(self, id: int) -> Experimenter | None:
         return self._by_id.get(id)
@@ -83,10 +92,10 @@ class MemoryDirectory:
         found = self.group(group)
         if found is None:
             return []
-        return sorted((e for e in self._by_id.values() if found.name in e.groups), key=lambda e: e.id)
+        return list(self._members.get(found.name, ()))
 
     def experimenters(self) -> list[Experimenter]:
-        return sorted(self._by_id.values(), key=lambda e: e.id)
+        return list(self._by_id.values())
 
 
 def admins(directory: Directory) -> list[Experimenter]:
@@ -132,3 +141,26 @@ def load_json_directory(path: str | Path | None = None) -> MemoryDirectory:
     except json.JSONDecodeError as exc:
         raise DirectoryError(f"{source}: not JSON ({exc.msg} at line {exc.lineno})") from None
     return parse_json_directory(data, source)
+
+
+class RefreshingDirectory:
+    """A backend's snapshot, read again once it is ``refresh`` seconds old.
+
+    Called for every event, so it answers from memory; a reload that fails keeps the
+    last good snapshot (and says so) rather than stopping mail. ``refresh`` 0 reads once.
+    """
+
+    def __init__(self, load: Callable[[], MemoryDirectory], refresh: float,
+                 clock: Callable[[], float] = time.monotonic):
+        self._load, self.refresh, self._clock = load, refresh, clock
+        self._current = load()
+        self._loaded_at = clock()
+
+    def __call__(self) -> MemoryDirectory:
+        if self.refresh > 0 and self._clock() - self._loaded_at >= self.refresh:
+            try:
+                self._current = self._load()
+            except DirectoryError as exc:
+                log.warning("directory not refreshed, keeping the last one read: %s", exc)
+            self._loaded_at = self._clock()
+        return self._current

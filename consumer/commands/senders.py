@@ -1,4 +1,8 @@
-"""``omero-mail senders``: load the active sender rules and list them (checks the XML)."""
+"""``omero-mail senders``: load the active sender rules and list them (checks the XML).
+
+A broken file (malformed XML, an unknown element or class, entity declarations, a query
+that cannot be mapped) exits 1 with one line naming the file, the line and the reason.
+"""
 
 from __future__ import annotations
 
@@ -17,14 +21,15 @@ def run(args) -> int:
     props = properties(args)
     directory = args.dir or props["omero.mail.senders.dir"]
     files = sender_files(directory)
-    senders = load_senders(directory)
+    senders = load_senders(directory, files, properties=props)
     if not props.bool("omero.mail.config"):
         print("note: omero.mail.config is false, so these senders send nothing")
-    print(f"{len(senders)} active sender(s) from {len(files)} file(s) in {directory}")
+    active = [s for s in senders if s.enabled]
+    print(f"{len(active)} active sender(s) from {len(files)} file(s) in {directory}")
     rows = [("ID", "EVENT", "RECIPIENTS", "SUBJECT")]
     for sender in senders:
-        rows.append((sender.id, ", ".join(sender.event_types), sender.describe_recipients(),
-                     sender.subject_prefix + sender.subject_template()))
+        rows.append((sender.id if sender.enabled else f"{sender.id} (enabled=false)", ", ".join(sender.event_types),
+                     sender.describe_recipients(), sender.describe_subject()))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
         print("  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(row)).rstrip())
