@@ -27,14 +27,18 @@ class UnsafeMail(ValueError):
 
 _LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_ADDRESS = re.compile(rf"^{_LOCAL}@{_LABEL}(?:\.{_LABEL})*$")
+_ADDRESS = re.compile(rf"{_LOCAL}@{_LABEL}(?:\.{_LABEL})*")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,76}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
 _MAX_LINE = 998
+_MESSAGE_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]{1,250}>")
+#: Characters 7bit text may not carry (everything below space but tab and line feed).
+_BODY_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def is_valid_address(address: str) -> bool:
-    return bool(address) and len(address) <= 254 and bool(_ADDRESS.match(address))
+    """A plain ASCII addr-spec (no display name, no comment, no line break, no SMTPUTF8)."""
+    return isinstance(address, str) and 0 < len(address) <= 254 and bool(_ADDRESS.fullmatch(address))
 
 
 def check_address(address: str, role: str = "address") -> str:
@@ -54,15 +58,36 @@ def encode_header(value: str) -> str:
     value = clean_text(value)
     if value.isascii() and len(value) < 900:
         return value
-    charset = "us-ascii" if value.isascii() else "utf-8"
-    return Header(value, charset, maxlinelen=76).encode(linesep="\r\n")
+    if value.isascii():
+        folded = Header(value, "us-ascii", maxlinelen=76).encode(linesep="\r\n")
+        if all(len(line) < 900 for line in folded.split("\r\n")):
+            return folded
+    # Non-ASCII, or a word too long to fold: encoded words, which split anywhere.
+    return Header(value, "utf-8", maxlinelen=76).encode(linesep="\r\n")
+
+
+def split_mailbox(value: str) -> tuple[str, str]:
+    """``Name <addr>`` -> (name, addr); a bare ``addr`` -> ("", addr).
+
+    Stricter than ``email.utils.parseaddr``, which takes an address out of the display
+    name of ``Eve x@evil.example <omero@example.org>``: here the address is what the
+    angle brackets at the end hold, and the name is all the text before them.
+    """
+    value = clean_text(value)
+    if value.endswith(">") and "<" in value:
+        name, _, address = value[:-1].rpartition("<")
+        return name.strip().strip('"').strip(), address.strip()
+    return "", value
 
 
 @functools.lru_cache(maxsize=64)
 def mailbox(value: str) -> str:
     """``Name <addr>`` or ``addr`` as a header value, the name encoded, the address checked."""
-    name, address = parseaddr(clean_text(value))
+    name, address = split_mailbox(value)
     check_address(address, "sender address")
+    if parseaddr(value)[1] != address:
+        # The envelope sender is parseaddr's reading (Mail.mail_from_address): both must agree.
+        raise UnsafeMail(f"ambiguous sender {clean_text(value)[:80]!r}")
     if not name:
         return address
     return f"{encode_header(name) if not name.isascii() else _quoted(name)} <{address}>"
@@ -79,7 +104,8 @@ def _body_part(content_type: str, text: str) -> bytes:
     """Content headers and body of one text part, encoded once per distinct text."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     raw = text.encode("utf-8")
-    if text.isascii() and all(len(line) <= _MAX_LINE for line in text.split("\n")):
+    if (text.isascii() and not _BODY_CONTROL.search(text)
+            and all(len(line) <= _MAX_LINE for line in text.split("\n"))):
         encoding, payload = "7bit", raw.replace(b"\n", b"\r\n")
     else:
         encoding = "quoted-printable"
@@ -91,8 +117,21 @@ def _body_part(content_type: str, text: str) -> bytes:
     return head + payload
 
 
-def _boundary(mail: Mail) -> str:
-    return "==omero-mail-" + hashlib.sha256((mail.message_id + mail.text).encode()).hexdigest()[:24] + "=="
+def _boundary(mail: Mail, *parts: bytes) -> str:
+    """Derived from the content, so a part cannot contain it unless it contains its own hash;
+    checked all the same."""
+    seed = hashlib.sha256("\0".join((mail.message_id, mail.text, mail.html or "")).encode())
+    while True:
+        boundary = "==omero-mail-" + seed.hexdigest()[:24] + "=="
+        if not any(boundary.encode() in part for part in parts):
+            return boundary
+        seed.update(b"\0")
+
+
+def _message_id(value: str) -> str:
+    if not _MESSAGE_ID.fullmatch(value):
+        raise UnsafeMail(f"invalid Message-ID {value[:80]!r}")
+    return value
 
 
 def build(mail: Mail, date: str | None = None) -> bytes:
@@ -109,7 +148,7 @@ def build(mail: Mail, date: str | None = None) -> bytes:
     headers += [
         f"Subject: {encode_header(mail.subject)}",
         f"Date: {date or formatdate(usegmt=True)}",
-        f"Message-ID: {clean_text(mail.message_id)}",
+        f"Message-ID: {_message_id(mail.message_id)}",
         "MIME-Version: 1.0",
     ]
     for name, value in mail.headers.items():
@@ -119,13 +158,14 @@ def build(mail: Mail, date: str | None = None) -> bytes:
     head = ("\r\n".join(headers) + "\r\n").encode("ascii")
     if not mail.html:
         return head + _body_part("text/plain", mail.text)
-    boundary = _boundary(mail)
+    text, html = _body_part("text/plain", mail.text), _body_part("text/html", mail.html)
+    boundary = _boundary(mail, text, html)
     sep = f"--{boundary}\r\n".encode()
     return b"".join((
         head,
         f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode(),
-        sep, _body_part("text/plain", mail.text),
-        sep, _body_part("text/html", mail.html),
+        sep, text,
+        sep, html,
         f"--{boundary}--\r\n".encode(),
     ))
 
