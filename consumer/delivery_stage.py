@@ -11,7 +11,9 @@ was moved, with a broker confirm, to a retry queue or the parking lot:
   parked in ``omero.mail.failed`` with the error, attempt count and times.
 
 A recipient refused among several fails alone: the retry carries only the recipients
-still owed the mail, so nobody gets it twice.
+still owed the mail (header ``x-omero-mail-recipients``), so nobody gets it twice; a
+recipient refused for good (5xx) is parked while the others owed it are retried.
+A message that crashes the worker ``omero.mail.queue.delivery-limit`` times is parked.
 """
 
 from __future__ import annotations
@@ -43,16 +45,19 @@ def mask(address: str) -> str:
 class DeliveryStage:
     def __init__(self, transport_factory: Callable[[], Transport], *, connections: int = 2,
                  retry_delays_ms: tuple[int, ...] = (), retry_seconds: float = 5.0, retry_attempts: int = 4,
-                 show_addresses: bool = False):
+                 show_addresses: bool = False, crash_limit: int = 5):
         self.transport_factory = transport_factory
         self.connections = max(1, connections)
         self.retry_delays_ms = tuple(retry_delays_ms)
         self.retry_seconds = retry_seconds
         self.retry_attempts = retry_attempts
         self.show_addresses = show_addresses
+        self.crashes = outcomes.Crashes(crash_limit)
         self._queue: queue.Queue[Delivery | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self.on_outcome: Callable[[str, Mail | None, str], None] = lambda outcome, mail, detail: None
+        #: Observer (metrics): the outbox headers of each email the server accepted.
+        self.on_accepted: Callable[[Mapping], None] = lambda headers: None
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self) -> None:
@@ -75,13 +80,26 @@ class DeliveryStage:
         transport = self.transport_factory()
         try:
             while (delivery := self._queue.get()) is not None:
+                if not delivery.live:
+                    # Its connection was lost while it waited here: the broker already gave it
+                    # back to the queue, and sending it now would only make a duplicate.
+                    continue
                 try:
                     self.deliver(transport, delivery)
-                except Exception:  # noqa: BLE001 - keep the worker alive; the message goes back
-                    log.exception("delivery of %s crashed; returning it to the queue", delivery.message_id)
-                    delivery.nack(requeue=True)
+                except Exception as exc:  # noqa: BLE001 - keep the worker alive; the message goes back
+                    self._crashed(delivery, exc)
         finally:
             transport.close()
+
+    def _crashed(self, delivery: Delivery, exc: Exception) -> None:
+        if self.crashes.record(delivery.message_id, delivery.body):
+            log.exception("delivery of %s crashed %d times; parking it", delivery.message_id, self.crashes.limit)
+            attempts = int(delivery.headers.get(outcomes.ATTEMPTS, 0)) + 1
+            reason = f"delivery crashed {self.crashes.limit} times: {type(exc).__name__}: {exc}"
+            self._move(delivery, [self._parked(delivery, None, attempts, reason)])
+        else:
+            log.exception("delivery of %s crashed; returning it to the queue", delivery.message_id)
+            delivery.nack(requeue=True)
 
     # -- one message -------------------------------------------------------------------
     def deliver(self, transport: Transport, delivery: Delivery) -> None:
@@ -92,31 +110,23 @@ class DeliveryStage:
             recipients = list(headers.get(outcomes.RECIPIENTS) or mail.recipients)
             envelope = Envelope(mail.mail_from_address, recipients, build(mail), mail.message_id)
         except (ValueError, TypeError, KeyError, UnsafeMail) as exc:
-            self.park(delivery, None, attempts, f"cannot build the message: {exc}")
+            self._move(delivery, [self._parked(delivery, None, attempts, f"cannot build the message: {exc}")])
             return
         try:
             refused = self._send(transport, envelope) or {}
-        except PermanentError as exc:
-            self.park(delivery, mail, attempts, exc.reason)
-            return
         except TransientError as exc:
-            self.retry_later(delivery, mail, attempts, exc.reason, recipients)
+            self._move(delivery, [self._retry(delivery, mail, attempts, exc.reason, recipients)])
             return
         except DeliveryError as exc:
-            self.park(delivery, mail, attempts, exc.reason)
+            self._move(delivery, [self._parked(delivery, mail, attempts, exc.reason, recipients)])
             return
         if refused:
-            owed = [r for r in recipients if r in refused]
-            reason = "; ".join(f"{r}: {m}" for r, m in refused.items())
-            self._log("sent", mail, f"to all but {len(owed)} refused")
-            permanent = all(m[:1] == "5" for m in refused.values())
-            if permanent:
-                self.park(delivery, mail, attempts, f"recipient refused: {reason}", owed)
-            else:
-                self.retry_later(delivery, mail, attempts, f"recipient refused: {reason}", owed)
+            self._log(outcomes.SENT, mail, f"to all but {len(refused)} refused")
+            self._move(delivery, self._refused(delivery, mail, attempts, recipients, refused))
             return
         self._log(outcomes.SENT, mail, "")
         self.on_outcome(outcomes.SENT, mail, "")
+        self.on_accepted(headers)
         delivery.publish(outcomes.result(mail.event_id, outcomes.SENT, message_id=mail.message_id,
                                          sender=mail.sender, recipient=mail.to, attempts=attempts))
         delivery.ack()
@@ -134,39 +144,57 @@ class DeliveryStage:
         return None
 
     # -- when it did not go --------------------------------------------------------------
-    def retry_later(self, delivery: Delivery, mail: Mail, attempts: int, reason: str,
-                    recipients: list[str]) -> None:
+    def _refused(self, delivery: Delivery, mail: Mail, attempts: int, recipients: list[str],
+                 refused: Mapping[str, str]) -> list[Message]:
+        """Some recipients refused, the others accepted: park the 5xx ones, retry the 4xx ones."""
+        permanent = [r for r in recipients if r in refused and refused[r][:1] == "5"]
+        transient = [r for r in recipients if r in refused and r not in permanent]
+        messages = []
+        if permanent:
+            reason = "recipient refused: " + "; ".join(f"{r}: {refused[r]}" for r in permanent)
+            messages.append(self._parked(delivery, mail, attempts, reason, permanent))
+        if transient:
+            reason = "recipient refused: " + "; ".join(f"{r}: {refused[r]}" for r in transient)
+            messages.append(self._retry(delivery, mail, attempts, reason, transient))
+        return messages
+
+    def _retry(self, delivery: Delivery, mail: Mail, attempts: int, reason: str, recipients: list[str]) -> Message:
+        """The copy for the next retry tier, or for the parking lot once the tiers are spent."""
         tier = attempts - 1
         if tier >= len(self.retry_delays_ms):
-            self.park(delivery, mail, attempts, f"still failing after {attempts} attempt(s): {reason}", recipients)
-            return
+            return self._parked(delivery, mail, attempts, f"still failing after {attempts} attempt(s): {reason}",
+                                recipients)
         delay = self.retry_delays_ms[tier]
         self._log(outcomes.RETRYING, mail, f"in {topo.duration_label(delay)}: {reason}")
         self.on_outcome(outcomes.RETRYING, mail, reason)
-        headers = self._attempt_headers(delivery, attempts, reason, recipients)
-        message = Message(topo.MAIL_EXCHANGE, topo.retry_key(delay), delivery.body, delivery.message_id, headers)
         delivery.publish(outcomes.result(mail.event_id, outcomes.RETRYING, message_id=mail.message_id,
                                          sender=mail.sender, recipient=mail.to, attempts=attempts,
                                          error=outcomes.one_line(reason)))
-        delivery.publish(message, lambda failed: delivery.nack(True) if failed else delivery.ack())
+        headers = self._attempt_headers(delivery, attempts, reason, recipients)
+        return Message(topo.MAIL_EXCHANGE, topo.retry_key(delay), delivery.body, delivery.message_id, headers)
 
-    def park(self, delivery: Delivery, mail: Mail | None, attempts: int, reason: str,
-             recipients: list[str] | None = None) -> None:
+    def _parked(self, delivery: Delivery, mail: Mail | None, attempts: int, reason: str,
+                recipients: list[str] | None = None) -> Message:
+        """The copy for ``omero.mail.failed``, with why, how often and when."""
         self._log(outcomes.FAILED, mail, reason)
         self.on_outcome(outcomes.FAILED, mail, reason)
-        headers = self._attempt_headers(delivery, attempts, reason, recipients)
-        headers[outcomes.FROM_QUEUE] = topo.OUTBOX_QUEUE
-        message = outcomes.parked(delivery.body, delivery.message_id, topo.FAILED_KEY, headers, reason)
         event_id = mail.event_id if mail else str(delivery.headers.get(outcomes.EVENT_ID, ""))
         if event_id:
             delivery.publish(outcomes.result(event_id, outcomes.FAILED, message_id=delivery.message_id,
                                              sender=mail.sender if mail else "", recipient=mail.to if mail else "",
                                              attempts=attempts, error=outcomes.one_line(reason)))
-        delivery.publish(message, lambda failed: delivery.nack(True) if failed else delivery.ack())
+        headers = self._attempt_headers(delivery, attempts, reason, recipients)
+        headers[outcomes.FROM_QUEUE] = topo.OUTBOX_QUEUE
+        return outcomes.parked(delivery.body, delivery.message_id, topo.FAILED_KEY, headers, reason)
+
+    @staticmethod
+    def _move(delivery: Delivery, messages: list[Message]) -> None:
+        """Publish the copies; ack the original once all are confirmed, else give it back."""
+        delivery.publish_many(messages, lambda reasons: delivery.nack(True) if any(reasons) else delivery.ack())
 
     def _attempt_headers(self, delivery: Delivery, attempts: int, reason: str,
                          recipients: list[str] | None) -> dict:
-        headers = dict(delivery.headers)
+        headers = {k: v for k, v in delivery.headers.items() if k not in outcomes.DEAD_LETTER_HEADERS}
         now = outcomes.now_iso()
         headers.setdefault(outcomes.FIRST_ATTEMPT, now)
         headers[outcomes.LAST_ATTEMPT] = now

@@ -8,8 +8,11 @@ for progress bars and audit; nobody has to listen.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
 import time
+from collections import OrderedDict
 from datetime import datetime, timezone
 
 from events import topology as topo
@@ -27,6 +30,11 @@ SENDER = "x-omero-mail-sender"
 RECIPIENT = "x-omero-mail-recipient"
 #: Envelope recipients still owed the mail (after a partial refusal); absent = all of them.
 RECIPIENTS = "x-omero-mail-recipients"
+#: When the replay tool put a parked message back.
+REPLAYED_AT = "x-omero-mail-replayed-at"
+#: Headers RabbitMQ adds on dead-lettering; a message we publish again starts without them.
+DEAD_LETTER_HEADERS = ("x-death", "x-first-death-exchange", "x-first-death-queue", "x-first-death-reason",
+                       "x-last-death-exchange", "x-last-death-queue", "x-last-death-reason", "x-delivery-count")
 
 SENT, RETRYING, FAILED, SKIPPED, PLANNED, INVALID = "sent", "retrying", "failed", "skipped", "planned", "invalid"
 
@@ -61,3 +69,31 @@ def result(event_id: str, outcome: str, **fields) -> Message:
         message_id=f"{event_id}.{outcome}.{time.time_ns()}",
         mandatory=False,
     )
+
+
+class Crashes:
+    """How often each message has crashed its handler, so a poison message is parked.
+
+    Classic queues keep no delivery count, and a message returned to its queue after a
+    crash comes straight back: counted here by message id, it is parked after ``limit``
+    crashes instead of looping forever. Quorum queues count too (``x-delivery-limit``),
+    which also covers a message that kills the whole process.
+    """
+
+    def __init__(self, limit: int = 5, remember: int = 10_000):
+        self.limit = max(1, limit)
+        self.remember = remember
+        self._counts: OrderedDict[str, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def record(self, message_id: str | None, body: bytes) -> bool:
+        """Count one crash; True when the message has now crashed ``limit`` times."""
+        key = message_id or hashlib.sha256(body).hexdigest()
+        with self._lock:
+            count = self._counts.pop(key, 0) + 1
+            if count >= self.limit:
+                return True
+            self._counts[key] = count
+            while len(self._counts) > self.remember:
+                self._counts.popitem(last=False)
+            return False

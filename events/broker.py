@@ -227,6 +227,8 @@ class Publisher:
         self._connection: SelectConnection | None = None
         self._tracker: ConfirmTracker | None = None
         self._error: str | None = None
+        #: Why RabbitMQ blocked this connection (a memory or disk alarm), while it does.
+        self._blocked: str | None = None
 
     # -- one I/O loop, run until a condition holds --------------------------------
     def _run_until(self, condition: Callable[[], bool], what: str) -> None:
@@ -244,6 +246,9 @@ class Publisher:
             if self._error:
                 raise BrokerError(self._error)
             if time.monotonic() > deadline:
+                if self._blocked:
+                    raise BrokerError(f"RabbitMQ blocked publishing ({self._blocked}: a memory or disk alarm);"
+                                      f" gave up after {self.timeout:g}s")
                 raise BrokerError(f"timed out after {self.timeout:g}s waiting for RabbitMQ to {what}")
             ioloop.poll()
             ioloop.process_timeouts()
@@ -253,6 +258,7 @@ class Publisher:
             return
         self.close()
         self._error = None
+        self._blocked = None
         ready = []
 
         def on_channel(channel):
@@ -267,7 +273,15 @@ class Publisher:
             self._tracker = None
 
         def on_open(connection):
+            connection.add_on_connection_blocked_callback(on_blocked)
+            connection.add_on_connection_unblocked_callback(on_unblocked)
             connection.channel(on_open_callback=on_channel)
+
+        def on_blocked(_connection, frame):
+            self._blocked = getattr(frame.method, "reason", "") or "resource alarm"
+
+        def on_unblocked(_connection, _frame):
+            self._blocked = None
 
         def on_open_error(_connection, exc):
             self._error = f"cannot connect to RabbitMQ at {redacted(self.url)}: {_describe(exc)}"
@@ -301,6 +315,9 @@ class Publisher:
             except BrokerError as exc:
                 error = str(exc)
             self.close()
+            if self._blocked:
+                # Publishing again would only block again until the alarm clears.
+                raise PublishError(f"{len(remaining)} message(s) not confirmed: {error}")
             if attempt == self.attempts:
                 raise PublishError(f"{len(remaining)} message(s) not confirmed: {error}")
             log.warning("publish attempt %d failed (%s); publishing %d message(s) again",
@@ -385,6 +402,11 @@ class Delivery:
         self._tag = method.delivery_tag
         self._channel = channel
         self._settled = False
+
+    @property
+    def live(self) -> bool:
+        """False once the channel it came on is gone: the broker has put it back in its queue."""
+        return self._channel.open
 
     def ack(self) -> None:
         self._channel.call(self._channel.settle, self, True, False)
@@ -633,3 +655,76 @@ class Consumer:
             connection.ioloop.add_callback_threadsafe(lambda: fn(*args))
         except Exception:  # noqa: BLE001 - loop closed: the broker requeues the message
             log.debug("I/O loop gone; dropping a settle/publish", exc_info=True)
+
+
+@dataclass(frozen=True)
+class Parked:
+    """A message read from a queue by :class:`QueueBrowser`, not yet taken off it."""
+
+    tag: int
+    body: bytes
+    message_id: str
+    headers: dict
+    routing_key: str
+    content_type: str
+
+
+class QueueBrowser:
+    """Read a whole queue without consuming it, then move or remove chosen messages.
+
+    Every message is fetched with ``basic.get`` and left unacked; closing gives back
+    whatever was not acked, in place (RabbitMQ requeues a closed channel's messages).
+    :meth:`move` acks a message only after its copy was confirmed elsewhere, so a crash
+    in between leaves it where it was rather than losing it.
+    """
+
+    def __init__(self, url: str, queue: str, *, name: str = "omero-mail parking"):
+        self.queue = queue
+        try:
+            self._connection = pika.BlockingConnection(parameters(url, name=name))
+        except pika.exceptions.AMQPError as exc:
+            raise BrokerError(f"cannot connect to RabbitMQ at {redacted(url)}: {_describe(exc)}") from None
+        self._channel = self._connection.channel()
+        self._confirm = None
+
+    def messages(self) -> list[Parked]:
+        try:
+            self._channel.queue_declare(self.queue, passive=True)
+        except pika.exceptions.ChannelClosedByBroker:
+            self._channel = self._connection.channel()
+            return []
+        found = []
+        while True:
+            method, props, body = self._channel.basic_get(self.queue, auto_ack=False)
+            if method is None:
+                return found
+            found.append(Parked(method.delivery_tag, body, props.message_id or "", dict(props.headers or {}),
+                                method.routing_key, props.content_type or "application/json"))
+
+    def move(self, parked: Parked, message: Message) -> None:
+        """Publish ``message`` with a confirm, then take ``parked`` off its queue."""
+        if self._confirm is None:
+            self._confirm = self._connection.channel()
+            self._confirm.confirm_delivery()
+        props = properties(message_id=message.message_id, headers=message.headers,
+                           content_type=message.content_type)
+        try:
+            self._confirm.basic_publish(message.exchange, message.routing_key, message.body, props,
+                                        mandatory=message.mandatory)
+        except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as exc:
+            raise PublishError(f"message {message.message_id} was not accepted by RabbitMQ: "
+                               f"{type(exc).__name__}") from None
+        self.remove(parked)
+
+    def remove(self, parked: Parked) -> None:
+        self._channel.basic_ack(parked.tag)
+
+    def close(self) -> None:
+        if self._connection.is_open:
+            self._connection.close()
+
+    def __enter__(self) -> "QueueBrowser":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
