@@ -57,6 +57,12 @@ DEFAULTS: dict[str, str] = {
     "omero.mail.queue.type": "classic",
     "omero.mail.queue.delivery-limit": "5",
     "omero.mail.log.addresses": "false",
+    "omero.mail.broadcast.user": "root",
+    "omero.mail.broadcast.from": "",
+    "omero.mail.broadcast.results.expires": "168h",
+    # OMERO.web's, for the web error sender
+    "omero.web.admins": "[]",
+    "omero.web.admins.email_subject_prefix": "[OMERO.web - admin notification]",
     "omero.mail.smtp.ssl.verify": "true",
     "omero.mail.smtp.ssl.cafile": "",
 }

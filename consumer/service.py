@@ -15,6 +15,7 @@ from typing import Callable
 
 from events import topology as topo
 from events.broker import Consumer, Subscription, declare_topology
+from senders import broadcast, weberror
 from senders.directory import Directory, RefreshingDirectory, load_json_directory
 from senders.pgdirectory import dsn_from_properties, load_postgres_directory
 from senders.transports import make_transport
@@ -57,11 +58,13 @@ class Service:
         subscriptions = []
         prefetch = props.int("omero.mail.consumer.prefetch")
         if "rules" in self.stages:
+            directory = make_directory(props)
             self.rules = RulesStage(
                 senders=load_senders(props["omero.mail.senders.dir"], properties=props),
-                directory=make_directory(props),
+                directory=directory,
                 mail_from=props["omero.mail.from"],
                 enabled=props.bool("omero.mail.config"),
+                planners={"admin.broadcast": broadcast.planner(props, directory), "web.error": weberror.planner(props)},
             )
             subscriptions.append(Subscription(topo.EVENTS_QUEUE, self.rules.handle, prefetch))
         if "delivery" in self.stages:

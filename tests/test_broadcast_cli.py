@@ -19,9 +19,6 @@ from .conftest import ROOT, SMTPServer, wait_for, write_directory
 from .services import free_port
 
 
-TMPFLOOD = {"omero__mail__flood__window": "1m", "omero__mail__flood__threshold": "5"}
-
-
 @pytest.fixture
 def people(tmp_path):
     return write_directory(tmp_path / "people.json", [
@@ -46,7 +43,7 @@ def config(tmp_path, props, people):
 
 @pytest.fixture
 def service(make_service, people):
-    return make_service(**TMPFLOOD, omero__mail__directory__file=str(people))
+    return make_service(omero__mail__directory__file=str(people))
 
 
 def broadcast(config, capsys, *args, stdin=None, monkeypatch=None):
@@ -197,7 +194,7 @@ def test_the_broadcast_is_delivered_although_the_command_is_killed_after_publish
     assert "queued" in process.stdout.readline().decode()
     process.send_signal(signal.SIGKILL)
     process.wait()
-    make_service(**TMPFLOOD, omero__mail__directory__file=str(people))
+    make_service(omero__mail__directory__file=str(people))
     smtp_server.wait_for_messages(4)
     assert recipients(smtp_server) == ["alice@example.org", "carol@example.org", "dave@example.org",
                                        "root@example.org"]
@@ -225,7 +222,7 @@ def refusing_smtp():
 
 
 def test_wait_counts_real_successes_when_an_address_is_refused(make_service, people, config, capsys, refusing_smtp):
-    make_service(**TMPFLOOD, omero__mail__directory__file=str(people), omero__mail__port=str(refusing_smtp.port))
+    make_service(omero__mail__directory__file=str(people), omero__mail__port=str(refusing_smtp.port))
     code, out, _ = broadcast(config, capsys, "S", "B", "--everyone", "--wait", "30")
     assert code == 0
     assert out.splitlines()[1:] == [

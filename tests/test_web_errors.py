@@ -19,9 +19,6 @@ from events.broker import queue_depths  # noqa: E402
 from .services import free_port  # noqa: E402
 
 ADMINS = '[["Web Admin", "webadmin@example.org"], ["Ops", "ops@example.org"]]'
-TMPFLOOD = {"omero__mail__flood__window": "1m", "omero__mail__flood__threshold": "5"}
-
-
 @pytest.fixture
 def site(props, tmp_path):
     """The Django site publishing to the test's vhost, spooling to a file of its own."""
@@ -33,7 +30,7 @@ def site(props, tmp_path):
 @pytest.fixture
 def service(make_service, publish):
     # ``publish`` declares the topology, so an event published before the consumer is kept.
-    return make_service(**TMPFLOOD, omero__web__admins=ADMINS)
+    return make_service(omero__web__admins=ADMINS)
 
 
 def spooled(tmp_path):

@@ -14,6 +14,7 @@ later.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 import uuid
@@ -70,6 +71,9 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    if args.log_level != "DEBUG":
+        # Reading the results queue connects and consumes; an admin needs the summary, not that.
+        logging.getLogger("events.broker").setLevel(logging.WARNING)
     if args.subject == STATUS and len(args.text) == 1 and not _recipient_options(args):
         return status(args, _event_id(args.parser, args.text[0]))
     return send(args)
@@ -175,7 +179,8 @@ def follow(url: str, event_id: str, limit: float) -> int:
     try:
         while True:
             tally = reader.snapshot()
-            progress.update(tally.done, tally.total if tally.planned else None)
+            if tally.planned is not None:
+                progress.update(tally.done, tally.total)
             if tally.finished or (deadline is not None and time.monotonic() >= deadline):
                 break
             if tally.planned is None and not hinted and time.monotonic() - started > 10:
