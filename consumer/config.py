@@ -63,6 +63,8 @@ DEFAULTS: dict[str, str] = {
     # OMERO.web's, for the web error sender
     "omero.web.admins": "[]",
     "omero.web.admins.email_subject_prefix": "[OMERO.web - admin notification]",
+    "omero.mail.flood.window": "10m",
+    "omero.mail.flood.threshold": "3",
     "omero.mail.smtp.ssl.verify": "true",
     "omero.mail.smtp.ssl.cafile": "",
 }

@@ -23,6 +23,7 @@ from senders.xmlconfig import load_senders
 
 from .config import ConfigError, Properties
 from .delivery_stage import DeliveryStage
+from .flood import flood_control
 from .rules_stage import RulesStage
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class Service:
                 planners={"admin.broadcast": broadcast.planner(props, directory), "web.error": weberror.planner(props)},
             )
             subscriptions.append(Subscription(topo.EVENTS_QUEUE, self.rules.handle, prefetch))
+            self.rules.guard_floods(flood_control(props))
         if "delivery" in self.stages:
             make_transport(props).close()  # fail at start on a bad omero.mail.bean
             if not props.bool("omero.mail.smtp.ssl.verify"):
