@@ -54,10 +54,8 @@ class Tally:
     sent: set[str] = field(default_factory=set)
     failed: set[str] = field(default_factory=set)
     retrying: set[str] = field(default_factory=set)
-    messages: int = 0
 
     def add(self, result: dict) -> None:
-        self.messages += 1
         outcome = result.get("outcome")
         mail = str(result.get("message_id") or "")
         if outcome == outcomes.PLANNED:
