@@ -75,6 +75,8 @@ SECRET_KEYS = frozenset({"omero.mail.password", "omero.db.pass"})
 SECRET_IN_URL_KEYS = frozenset({"omero.mail.broker.url", "omero.mail.directory.dsn"})
 
 HIDDEN = "********"
+#: OMERO's config.xml is a few kilobytes; anything this large is not one.
+MAX_OMERO_CONFIG_BYTES = 5_000_000
 _REFERENCE = re.compile(r"\$\{([^}]+)\}")
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<tail>@)", re.I)
 _DSN_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<pw>'[^']*'|\S+)", re.I)
@@ -200,7 +202,10 @@ def read_omero_config_xml(path: str | os.PathLike, profile: str | None = None) -
     ``__ACTIVE__``, else ``default``.
     """
     try:
-        root = SafeElementTree.parse(str(path)).getroot()
+        if Path(path).stat().st_size > MAX_OMERO_CONFIG_BYTES:
+            raise ConfigError(f"refusing OMERO config {path}: larger than {MAX_OMERO_CONFIG_BYTES} bytes")
+        # OMERO never writes a DTD, so none is accepted: no entities, no external subset.
+        root = SafeElementTree.parse(str(path), forbid_dtd=True).getroot()
     except OSError as exc:
         raise ConfigError(f"cannot read OMERO config {path}: {exc.strerror}") from None
     except DefusedXmlException as exc:
