@@ -63,6 +63,10 @@ DEFAULTS: dict[str, str] = {
     # OMERO.web's, for the web error sender
     "omero.web.admins": "[]",
     "omero.web.admins.email_subject_prefix": "[OMERO.web - admin notification]",
+    "omero.mail.metrics.port": "",
+    "omero.mail.metrics.host": "127.0.0.1",
+    "omero.mail.health.stuck-after": "5m",
+    "omero.mail.queue.policies": "false",
     "omero.mail.flood.window": "10m",
     "omero.mail.flood.threshold": "3",
     "omero.mail.smtp.ssl.verify": "true",

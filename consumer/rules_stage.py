@@ -28,13 +28,20 @@ log = logging.getLogger(__name__)
 ALWAYS_ON = frozenset({"admin.broadcast", "web.error"})
 
 
-def outbox_message(mail: Mail) -> Message:
+#: The event's ``occurred_at``, carried to the delivery stage for the latency metric.
+OCCURRED_AT = "x-omero-mail-occurred-at"
+
+
+def outbox_message(mail: Mail, occurred_at: str = "") -> Message:
+    headers = {outcomes.EVENT_ID: mail.event_id, outcomes.SENDER: mail.sender, outcomes.RECIPIENT: mail.to}
+    if occurred_at:
+        headers[OCCURRED_AT] = occurred_at
     return Message(
         exchange=topo.MAIL_EXCHANGE,
         routing_key=topo.OUTBOX_KEY,
         body=mail.to_json(),
         message_id=mail.message_id,
-        headers={outcomes.EVENT_ID: mail.event_id, outcomes.SENDER: mail.sender, outcomes.RECIPIENT: mail.to},
+        headers=headers,
     )
 
 
@@ -48,6 +55,8 @@ class RulesStage:
         #: Event types planned by something other than the XML senders (broadcast, web errors).
         self.planners = dict(planners or {})
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rules")
+        #: Crashes per event, so a poison event is parked rather than redelivered forever.
+        self.crashes = outcomes.Crashes()
         #: Observers (metrics): called with (event type or "invalid", the plan or None).
         self.on_event: Callable[[str, Plan | None], None] = lambda kind, result: None
         #: The flood guard (consumer/flood.py), set by the service; None = every event mailed.
@@ -57,7 +66,20 @@ class RulesStage:
                         "(admin broadcasts and web error reports still go out)")
 
     def handle(self, delivery: Delivery) -> None:
-        self._pool.submit(self._handle, delivery)
+        self._pool.submit(self._guarded, delivery)
+
+    def _guarded(self, delivery: Delivery) -> None:
+        """A crash returns the event to its queue; one that keeps crashing is parked (poison)."""
+        try:
+            self._handle(delivery)
+        except Exception as exc:  # noqa: BLE001 - the executor would swallow it and leave the event unsettled
+            if self.crashes.record(delivery.message_id, delivery.body):
+                log.exception("event %s crashed the rules stage %d times; parking it", delivery.message_id,
+                              self.crashes.limit)
+                self.park(delivery, f"rules stage crashed {self.crashes.limit} times: {type(exc).__name__}: {exc}")
+            else:
+                log.exception("event %s crashed the rules stage; returning it to the queue", delivery.message_id)
+                delivery.nack(requeue=True)
 
     def guard_floods(self, flood) -> None:
         """Fold alike events into digests (consumer/flood.py); its timer runs on this stage's worker."""
@@ -85,7 +107,8 @@ class RulesStage:
             self.on_event(event.type, Plan(senders=result.senders))
             return
         self.on_event(event.type, result)
-        messages = [outbox_message(mail) for mail in result.mails]
+        occurred_at = event.occurred_at.isoformat()
+        messages = [outbox_message(mail, occurred_at) for mail in result.mails]
         messages.append(outcomes.result(event.id, outcomes.PLANNED, type=event.type, total=len(result.mails),
                                         no_email=result.no_email, invalid=result.invalid, senders=result.senders))
         log.info("event %s %s: %d email(s) from %s; %d without email, %d invalid", event.id, event.type,

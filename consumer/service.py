@@ -14,7 +14,7 @@ from functools import partial
 from typing import Callable
 
 from events import topology as topo
-from events.broker import Consumer, Subscription, declare_topology
+from events.broker import Consumer, Subscription, declare_topology, queue_depths
 from senders import broadcast, weberror
 from senders.directory import Directory, RefreshingDirectory, load_json_directory
 from senders.pgdirectory import dsn_from_properties, load_postgres_directory
@@ -22,8 +22,11 @@ from senders.transports import make_transport
 from senders.xmlconfig import load_senders
 
 from .config import ConfigError, Properties
+from .definitions import topology_for
 from .delivery_stage import DeliveryStage
 from .flood import flood_control
+from .health import Health, MonitoringServer, application
+from .metrics import Metrics, QueueDepths
 from .rules_stage import RulesStage
 
 log = logging.getLogger(__name__)
@@ -52,10 +55,15 @@ class Service:
     consumer: Consumer = field(init=False)
     rules: RulesStage | None = field(init=False, default=None)
     delivery: DeliveryStage | None = field(init=False, default=None)
+    metrics: Metrics = field(init=False)
+    monitoring: MonitoringServer | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         props = self.props
-        topology = topo.from_properties(props)
+        topology = topology_for(props)
+        url = props["omero.mail.broker.url"]
+        depths = QueueDepths(lambda: queue_depths(url, [q.name for q in topology.queues]))
+        self.metrics = Metrics(depths)
         subscriptions = []
         prefetch = props.int("omero.mail.consumer.prefetch")
         if "rules" in self.stages:
@@ -67,6 +75,7 @@ class Service:
                 enabled=props.bool("omero.mail.config"),
                 planners={"admin.broadcast": broadcast.planner(props, directory), "web.error": weberror.planner(props)},
             )
+            self.rules.on_event = self.metrics.on_event
             subscriptions.append(Subscription(topo.EVENTS_QUEUE, self.rules.handle, prefetch))
             self.rules.guard_floods(flood_control(props))
         if "delivery" in self.stages:
@@ -75,25 +84,39 @@ class Service:
                 log.warning("omero.mail.smtp.ssl.verify is false: the SMTP server's certificate and host name "
                             "are NOT checked, so anyone on the path can read the mail and the password")
             self.delivery = DeliveryStage(
-                lambda: make_transport(props),
+                lambda: self.metrics.track_transport(make_transport(props)),
                 connections=props.int("omero.mail.delivery.connections"),
                 retry_delays_ms=topology.retry_delays_ms,
                 show_addresses=props.bool("omero.mail.log.addresses"),
+                crash_limit=props.int("omero.mail.queue.delivery-limit"),
             )
+            self.delivery.on_outcome = self.metrics.on_outcome
+            self.delivery.on_accepted = self.metrics.on_accepted
             subscriptions.append(Subscription(topo.OUTBOX_QUEUE, self.delivery.handle, prefetch))
-        url = props["omero.mail.broker.url"]
         self.consumer = Consumer(
             url, subscriptions,
             heartbeat=props.int("omero.mail.broker.heartbeat"),
             on_connect=lambda: declare_topology(url, topology),
         )
+        port = props["omero.mail.metrics.port"].strip()
+        if port and port != "0":
+            health = Health(self.consumer, depths, [s.queue for s in subscriptions],
+                            topo.parse_duration_ms(props["omero.mail.health.stuck-after"]) / 1000)
+            self.monitoring = MonitoringServer(props["omero.mail.metrics.host"], props.int("omero.mail.metrics.port"),
+                                               application(self.metrics, health.check))
 
     def run(self) -> None:
+        if self.monitoring:
+            self.monitoring.start()
+            log.info("metrics on http://%s:%d/metrics, health on /healthz",
+                     self.props["omero.mail.metrics.host"], self.monitoring.port)
         if self.delivery:
             self.delivery.start()
         try:
             self.consumer.run()
         finally:
+            if self.monitoring:
+                self.monitoring.close()
             if self.rules:
                 self.rules.close()
             if self.delivery:

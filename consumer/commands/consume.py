@@ -9,6 +9,8 @@ def register(subparsers) -> None:
                         help="run one stage only, to scale them apart (default: both)")
     parser.add_argument("--prefetch", type=int, metavar="N", help="messages in flight per stage "
                         "(omero.mail.consumer.prefetch)")
+    parser.add_argument("--metrics-port", type=int, metavar="PORT", help="serve /metrics and /healthz on PORT, "
+                        "0 = off (omero.mail.metrics.port)")
     parser.set_defaults(func=run)
 
 
@@ -19,5 +21,7 @@ def run(args) -> int:
     props = properties(args)
     if args.prefetch is not None:
         props.update({"omero.mail.consumer.prefetch": str(args.prefetch)}, origin="--prefetch")
+    if args.metrics_port is not None:
+        props.update({"omero.mail.metrics.port": str(args.metrics_port)}, origin="--metrics-port")
     stages = STAGES if args.stage == "all" else (args.stage,)
     return run_service(props, stages)

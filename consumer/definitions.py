@@ -1,0 +1,70 @@
+"""RabbitMQ definitions (exchanges, queues, bindings, policies) generated from the topology.
+
+RabbitMQ recommends policies over queue arguments for dead-lettering, TTL and delivery
+limits: a policy can be changed on a running broker, an argument only by deleting the
+queue. So the definitions file declares each queue with its type alone and moves those
+settings into one policy per queue. A consumer running against a broker loaded from
+this file sets ``omero.mail.queue.policies=true`` and declares the same reduced
+arguments (:func:`declared`); otherwise RabbitMQ would refuse its declarations with
+406 PRECONDITION_FAILED (inequivalent arguments).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+
+from events import topology as topo
+
+#: Queue arguments that have a policy equivalent, and the policy key for each.
+POLICY_KEYS = {
+    "x-message-ttl": "message-ttl",
+    "x-dead-letter-exchange": "dead-letter-exchange",
+    "x-dead-letter-routing-key": "dead-letter-routing-key",
+    "x-delivery-limit": "delivery-limit",
+}
+#: Above a site's catch-all policies, so omero-mail's queues keep their retry behaviour.
+POLICY_PRIORITY = 10
+
+
+def declared(topology: topo.Topology) -> topo.Topology:
+    """The topology with the policy-carried arguments removed from its queues."""
+    queues = tuple(replace(q, arguments={k: v for k, v in q.arguments.items() if k not in POLICY_KEYS})
+                   for q in topology.queues)
+    return replace(topology, queues=queues)
+
+
+def policies(topology: topo.Topology, vhost: str) -> list[dict]:
+    found = []
+    for queue in topology.queues:
+        definition = {POLICY_KEYS[k]: v for k, v in queue.arguments.items() if k in POLICY_KEYS}
+        if definition:
+            found.append({"vhost": vhost, "name": queue.name, "pattern": f"^{re.escape(queue.name)}$",
+                          "apply-to": "queues", "definition": definition, "priority": POLICY_PRIORITY})
+    return found
+
+
+def definitions(topology: topo.Topology, vhost: str = "/") -> dict:
+    """What ``rabbitmqctl import_definitions`` (or an import at boot) reads."""
+    queues = declared(topology).queues
+    return {
+        "vhosts": [{"name": vhost}],
+        "exchanges": [{"name": e.name, "vhost": vhost, "type": e.type, "durable": True, "auto_delete": False,
+                       "internal": False, "arguments": {}} for e in topology.exchanges],
+        "queues": [{"name": q.name, "vhost": vhost, "durable": True, "auto_delete": False,
+                    "arguments": dict(q.arguments)} for q in queues],
+        "bindings": [{"source": b.exchange, "vhost": vhost, "destination": b.queue, "destination_type": "queue",
+                      "routing_key": b.routing_key, "arguments": {}} for b in topology.bindings],
+        "policies": policies(topology, vhost),
+    }
+
+
+def render(document: dict) -> str:
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def topology_for(props) -> topo.Topology:
+    """What the consumer declares: all arguments, or only the non-policy ones."""
+    topology = topo.from_properties(props)
+    return declared(topology) if props.bool("omero.mail.queue.policies") else topology
