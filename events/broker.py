@@ -344,9 +344,10 @@ class Publisher:
         for index, reason in sorted(results.items()):
             if reason and not reason.startswith(LOST):
                 raise PublishError(f"message {messages[index].message_id} was not accepted: {reason}")
-        if lost is not None:
-            unknown = [m for i, m in enumerate(messages) if results.get(i, LOST) is not None]
-            raise _Unconfirmed(unknown, str(lost))
+        # A confirm lost with the connection may have come in time or not: publish again.
+        unknown = [i for i in range(len(messages)) if results.get(i, LOST) is not None]
+        if unknown:
+            raise _Unconfirmed([messages[i] for i in unknown], str(lost) if lost else results[unknown[0]])
 
     def publish(self, message: Message) -> None:
         self.publish_many([message])
