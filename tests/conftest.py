@@ -84,6 +84,21 @@ def smtp_server():
 
 
 @pytest.fixture
+def start_smtp():
+    """Start an SMTP server with a given aiosmtpd handler (tests/faults.py); stopped at teardown."""
+    servers: list[SMTPServer] = []
+
+    def start(handler, port: int | None = None) -> SMTPServer:
+        server = SMTPServer(port=port or free_port(), handler=handler).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
 def senders_dir(tmp_path) -> Path:
     """A senders directory with the project's example file activated (copied to .xml)."""
     folder = tmp_path / "senders"
