@@ -1,0 +1,104 @@
+"""The RabbitMQ definitions in deploy/ are generated from the topology, load into a real
+broker, and agree with what the consumer declares (no 406 PRECONDITION_FAILED)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import uuid
+
+import pytest
+
+from consumer.config import Properties
+from consumer.definitions import declared, definitions, render, topology_for
+from events import topology as topo
+from events.broker import Message, Publisher, declare_topology
+from events.schemas import new_event
+
+from .conftest import ROOT, wait_for
+
+DEPLOY = ROOT / "deploy" / "rabbitmq"
+
+
+@pytest.mark.parametrize("name, queue_type", [("definitions.json", "classic"), ("definitions-quorum.json", "quorum")])
+def test_the_checked_in_definitions_are_the_generated_ones(name, queue_type):
+    assert (DEPLOY / name).read_text() == render(definitions(topo.build(queue_type=queue_type), "/")), \
+        f"regenerate with: omero-mail definitions --queue-type {queue_type} -o deploy/rabbitmq/{name}"
+
+
+def test_each_retry_queue_gets_its_ttl_and_dead_letter_route_from_a_policy():
+    policies = {p["name"]: p for p in definitions(topo.build("30s,5m"), "/")["policies"]}
+    assert policies["omero.mail.retry.5m"]["definition"] == {
+        "message-ttl": 300_000, "dead-letter-exchange": topo.MAIL_EXCHANGE, "dead-letter-routing-key": topo.OUTBOX_KEY}
+    assert policies["omero.mail.retry.5m"]["pattern"] == r"^omero\.mail\.retry\.5m$"
+
+
+def test_queues_in_the_definitions_carry_only_their_type():
+    for queue in definitions(topo.build(queue_type="quorum"), "/")["queues"]:
+        assert queue["arguments"] == {"x-queue-type": "quorum"}
+
+
+def test_with_policies_on_the_consumer_declares_no_policy_arguments():
+    props = Properties({"omero.mail.queue.policies": "true", "omero.mail.queue.type": "quorum"})
+    assert all(set(q.arguments) == {"x-queue-type"} for q in topology_for(props).queues)
+
+
+def load(rabbitmq, url: str, document: dict) -> None:
+    """Import definitions into the test's vhost with RabbitMQ's own importer, and wait for them.
+
+    rabbitmqctl reads the file as the broker's user, so it goes to a world-readable
+    temporary file; the import is asynchronous, and bindings are imported last.
+    """
+    vhost = url.rsplit("/", 1)[1]
+    text = json.dumps(document).replace('"vhost": "/"', json.dumps({"vhost": vhost})[1:-1])
+    text = text.replace('{"name": "/"}', json.dumps({"name": vhost}))
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as out:
+        out.write(text)
+    try:
+        os.chmod(out.name, 0o644)
+        rabbitmq.ctl("import_definitions", out.name)
+    finally:
+        os.unlink(out.name)
+    expected = {(b["source"], b["destination"], b["routing_key"]) for b in document["bindings"]}
+
+    def bindings():
+        listed = rabbitmq.ctl("list_bindings", "-q", "-p", vhost, "source_name", "destination_name", "routing_key")
+        return {tuple(line.split("\t")) for line in listed.stdout.decode().splitlines()}
+
+    wait_for(lambda: expected <= bindings(), what="the definitions imported")
+
+
+@pytest.mark.parametrize("queue_type", ["classic", "quorum"])
+def test_the_consumers_declarations_agree_with_the_loaded_definitions(rabbitmq, amqp_url, queue_type):
+    topology = topo.build(queue_type=queue_type)
+    load(rabbitmq, amqp_url, definitions(topology, "/"))
+    declare_topology(amqp_url, declared(topology))
+
+
+def publish_event(url: str, kind: str) -> None:
+    event = new_event(kind, {}, source="tests")
+    with Publisher(url) as publisher:
+        publisher.publish(Message(topo.EVENTS_EXCHANGE, event.type, event.to_json(), event.id))
+
+
+def test_the_consumer_delivers_against_the_checked_in_definitions(rabbitmq, props, make_service, smtp_server):
+    url = props["omero.mail.broker.url"]
+    load(rabbitmq, url, json.loads((DEPLOY / "definitions.json").read_text()))
+    make_service(omero__mail__queue__policies="true", omero__mail__retry__delays=topo.DEFAULT_RETRY_DELAYS)
+    publish_event(url, "server.startup")
+    smtp_server.wait_for_messages(2)
+
+
+def test_a_retry_queue_loaded_from_the_definitions_returns_mail_to_the_outbox(rabbitmq, props, make_service,
+                                                                             smtp_server):
+    url = props["omero.mail.broker.url"]
+    load(rabbitmq, url, definitions(topo.from_properties(props), "/"))
+    make_service(omero__mail__queue__policies="true")
+    mail = {"message_id": "<retry@example.org>", "event_id": str(uuid.uuid4()), "event_type": "server.startup",
+            "sender": "serverUpMailSender", "mail_from": "omero@example.org", "to": "root@example.org",
+            "subject": "s", "text": "t"}
+    with Publisher(url) as publisher:
+        publisher.publish(Message(topo.MAIL_EXCHANGE, topo.retry_key(1000), json.dumps(mail).encode(), mail["message_id"]))
+    messages = smtp_server.wait_for_messages(1)
+    assert messages[0]["Message-ID"] == "<retry@example.org>"
