@@ -119,6 +119,9 @@ def load_ours(path: Path, root, properties: Mapping[str, str]) -> list[MailSende
                                         f"unknown element <{_local(prop.tag)}> (expected <property name=...>)")
             if prop.get("name") in options:
                 raise SenderConfigError(path, line_of(prop), bean, f"property {prop.get('name')!r} given twice")
+            if "ref" in prop.attrib:
+                raise SenderConfigError(path, line_of(prop), bean, f"property {prop.get('name')!r}: ref= has no "
+                                        "meaning in this format (give a value)")
             options[prop.get("name")] = _property_value(prop)
         senders.append(build(path, element, element.get("class", ""), bean, options, properties))
     return senders

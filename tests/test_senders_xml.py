@@ -142,6 +142,8 @@ def test_a_refused_spring_bean_is_named(tmp_path):
     ('<mail-senders>\n<sender id="up" class="ServerUpSender"/>\n</mail-senders>', 2, "unknown sender class"),
     ('<mail-senders>\n\n<sender class="ServerUpMailSender"/>\n</mail-senders>', 3, "needs an id"),
     ('<senders/>', 1, "unknown root element <senders>"),
+    ('<mail-senders>\n<sender id="up" class="ServerUpMailSender">\n<property name="subjectPrefix" ref="x"/>'
+     '</sender>\n</mail-senders>', 3, "ref= has no meaning"),
 ])
 def test_a_broken_file_of_ours_is_refused_with_file_line_and_reason(tmp_path, text, line, reason):
     path = write(tmp_path, text)
