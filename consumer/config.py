@@ -25,6 +25,8 @@ DEFAULTS: dict[str, str] = {
     "omero.mail.from": "omero@${omero.mail.host}",
     "omero.mail.username": "",
     "omero.mail.password": "",
+    # A file holding the password, so it need not be in the environment or a properties file.
+    "omero.mail.password.file": "",
     "omero.mail.transport.protocol": "smtp",
     "omero.mail.smtp.auth": "false",
     "omero.mail.smtp.starttls.enable": "false",
