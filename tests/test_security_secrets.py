@@ -25,6 +25,9 @@ from events.broker import queue_depths
 from .conftest import SMTPServer, wait_for
 from .services import free_port
 
+#: The AUTH server runs without TLS on purpose (to read the trace); aiosmtpd warns about that.
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+
 SMTP_PASSWORD = "Smtp-Pw-5f1c9e"
 BROKER_PASSWORD = "Broker-Pw-7a2d41"
 DSN_PASSWORD = "Dsn-Pw-93be07"
