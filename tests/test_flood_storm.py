@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -74,3 +75,23 @@ def test_a_digest_still_owed_is_sent_when_the_consumer_stops(make_service, smtp_
     make_service(stages=("delivery",))
     messages = smtp_server.wait_for_messages(4)
     assert sorted(m["Subject"] for m in messages).count("[OMERO] Login failed for 'root' (4 more)") == 2
+
+
+def test_a_storm_of_identical_web_errors_becomes_one_mail_and_one_digest_with_the_count(
+        make_service, smtp_server, props):
+    make_service(omero__web__admins=json.dumps([["Root", "root@example.org"]]),
+                 omero__mail__flood__web__error__window="3s", omero__mail__flood__web__error__threshold="1")
+    error = {"status": 500, "method": "GET", "path": "/webclient/load_data/", "exception": "KeyError: 'image'",
+             "remote_addr": "192.0.2.7"}
+    with Publisher(props["omero.mail.broker.url"]) as publisher:
+        events = [new_event("web.error", error, "tests") for _ in range(20)]
+        events.append(new_event("web.error", {**error, "path": "/webgateway/"}, "tests"))
+        publisher.publish_many([Message(topo.EVENTS_EXCHANGE, e.type, e.to_json(), e.id) for e in events])
+    messages = smtp_server.wait_for_messages(3)
+    subjects = sorted(m["Subject"] for m in messages)
+    assert subjects == [
+        "[OMERO.web - admin notification] ERROR (EXTERNAL IP): Internal Server Error: /webclient/load_data/",
+        "[OMERO.web - admin notification] ERROR (EXTERNAL IP): Internal Server Error: /webclient/load_data/ "
+        "(19 more)",
+        "[OMERO.web - admin notification] ERROR (EXTERNAL IP): Internal Server Error: /webgateway/",
+    ]
