@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 import uuid
 from urllib.parse import quote, urlsplit
 
@@ -67,17 +68,27 @@ class RabbitMQ:
         return subprocess.run(["rabbitmqctl", *args], capture_output=True, check=check, timeout=60)
 
     def new_vhost(self) -> str:
+        """A vhost the broker's user may use; retried while the broker is busy or restarting."""
         name = f"omero-mail-test-{uuid.uuid4().hex[:12]}"
         user = urlsplit(self.base_url).username or "guest"
+        deadline = time.monotonic() + 60
+        while True:
+            if self._grant(name, user):
+                self.created.append(name)
+                return name
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"could not create RabbitMQ vhost {name} with rabbitmqctl")
+            time.sleep(1)
+
+    def _grant(self, name: str, user: str) -> bool:
         self.ctl("eval", f'rabbit_vhost:add(<<"{name}">>, <<"{user}">>), '
                          f'rabbit_auth_backend_internal:set_permissions(<<"{user}">>, <<"{name}">>, '
                          f'<<".*">>, <<".*">>, <<".*">>, <<"{user}">>).', check=False)
         listed = self.ctl("list_permissions", "-p", name, check=False)
-        if listed.returncode != 0 or user.encode() not in (listed.stdout or b""):
-            self.ctl("add_vhost", name, check=False)
-            self.ctl("set_permissions", "-p", name, user, ".*", ".*", ".*")
-        self.created.append(name)
-        return name
+        if listed.returncode == 0 and user.encode() in (listed.stdout or b""):
+            return True
+        self.ctl("add_vhost", name, check=False)
+        return self.ctl("set_permissions", "-p", name, user, ".*", ".*", ".*", check=False).returncode == 0
 
     def delete_vhosts(self) -> None:
         if not self.created:
