@@ -38,7 +38,6 @@ class MailSender:
     enabled: bool = True
     #: Which event types this sender answers.
     event_types: tuple[str, ...] = ()
-    description: str = ""
 
     #: Extra template fields this class adds to the event's own.
     EXTRA_FIELDS: ClassVar[tuple[str, ...]] = ()
@@ -62,7 +61,7 @@ class MailSender:
         return self.default_body
 
     def subject_template(self) -> str:
-        """The subject after the prefix, as ``omero-mail senders`` shows it."""
+        """The subject after the prefix, before rendering."""
         return self.subject_text if self.subject_text is not None else self.own_subject()
 
     def body_template(self) -> str:
