@@ -28,5 +28,9 @@ run: venv
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The benchmark (RabbitMQ on localhost:5672 and rabbitmqctl needed): prints figures, asserts nothing.
+bench: venv
+	$(BIN)/python -m bench
+
 clean:
 	rm -rf $(VENV) var *.egg-info

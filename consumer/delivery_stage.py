@@ -211,4 +211,6 @@ class DeliveryStage:
         to = mail.to if self.show_addresses else mask(mail.to)
         level = logging.INFO if outcome == outcomes.SENT else logging.WARNING
         log.log(level, "email %s event=%s sender=%s message_id=%s to=%s%s", outcome, mail.event_id, mail.sender,
-                mail.message_id, to, f" ({outcomes.one_line(detail, 300)})" if detail else "")
+                mail.message_id, to, f" ({outcomes.one_line(detail, 300)})" if detail else "",
+                extra={"fields": {"outcome": outcome, "event_id": mail.event_id, "sender": mail.sender,
+                                  "message_id": mail.message_id, "recipient": to}})
