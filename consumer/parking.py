@@ -155,7 +155,7 @@ class Filter:
     error: str = ""
 
     def matches(self, item: Entry) -> bool:
-        if self.ids and not any(item.id == i.strip("<>") or item.id.startswith(i.strip("<>")) for i in self.ids):
+        if self.ids and not any(item.id.startswith(i.strip("<>")) for i in self.ids):
             return False
         if self.sender and self.sender.lower() != item.sender.lower():
             return False

@@ -104,10 +104,10 @@ def run_list(args) -> int:
 
 
 def run_show(args) -> int:
+    from .. import parking
+
     lot, browser, entries = _open(args)
     with browser:
-        from .. import parking
-
         found = parking.select(entries, parking.Filter(ids=(args.id,)))
     if not found:
         raise CommandError(f"no message {args.id!r} in {lot.queue}")
