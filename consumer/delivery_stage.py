@@ -29,7 +29,7 @@ from events import topology as topo
 from events.broker import Delivery, Message
 from senders.mail import Mail
 from senders.message import UnsafeMail, build
-from senders.transports import DeliveryError, Envelope, PermanentError, TransientError, Transport
+from senders.transports import DeliveryError, Envelope, TransientError, Transport
 
 from . import outcomes
 
