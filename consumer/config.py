@@ -25,7 +25,6 @@ DEFAULTS: dict[str, str] = {
     "omero.mail.from": "omero@${omero.mail.host}",
     "omero.mail.username": "",
     "omero.mail.password": "",
-    "omero.mail.password.file": "",
     # A file holding the password, so it need not be in the environment or a properties file.
     "omero.mail.password.file": "",
     "omero.mail.transport.protocol": "smtp",
