@@ -22,6 +22,9 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 
+VHOST_PREFIX = "omero-mail-test-"
+
+
 def listening(host: str, port: int, timeout: float = 1.0) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):
@@ -69,7 +72,7 @@ class RabbitMQ:
 
     def new_vhost(self) -> str:
         """A vhost the broker's user may use; retried while the broker is busy or restarting."""
-        name = f"omero-mail-test-{uuid.uuid4().hex[:12]}"
+        name = f"{VHOST_PREFIX}{uuid.uuid4().hex[:12]}"
         user = urlsplit(self.base_url).username or "guest"
         deadline = time.monotonic() + 60
         while True:
@@ -91,11 +94,24 @@ class RabbitMQ:
         return self.ctl("set_permissions", "-p", name, user, ".*", ".*", ".*", check=False).returncode == 0
 
     def delete_vhosts(self) -> None:
-        if not self.created:
-            return
-        names = ", ".join(f'<<"{n}">>' for n in self.created)
-        self.ctl("eval", f'[rabbit_vhost:delete(V, <<"tests">>) || V <- [{names}]], ok.', check=False)
+        self._delete(self.created)
         self.created.clear()
+
+    def delete_other_test_vhosts(self, keep: str) -> None:
+        """Every test vhost but ``keep``, left over from finished tests or earlier runs.
+
+        A broker restart recovers each vhost in turn, so hundreds of them make it take
+        minutes; the test that restarts the broker clears them first.
+        """
+        listed = self.ctl("-q", "list_vhosts", check=False).stdout or b""
+        names = [n for n in listed.decode().split() if n.startswith(VHOST_PREFIX) and n != keep]
+        self._delete(names)
+        self.created[:] = [n for n in self.created if n not in names]
+
+    def _delete(self, names) -> None:
+        if names:
+            quoted = ", ".join(f'<<"{n}">>' for n in names)
+            self.ctl("eval", f'[rabbit_vhost:delete(V, <<"tests">>) || V <- [{quoted}]], ok.', check=False)
 
 
 def find_rabbitmq():
