@@ -60,6 +60,15 @@ def parked(body: bytes, message_id: str, routing_key: str, headers: dict, reason
     )
 
 
+def event_id_of(body: bytes) -> str:
+    """The ``id`` of an event body that may be invalid; empty when there is none to use."""
+    try:
+        value = json.loads(body).get("id")
+    except (ValueError, AttributeError):
+        return ""
+    return value if isinstance(value, str) and value.isprintable() and 0 < len(value) <= 64 else ""
+
+
 def result(event_id: str, outcome: str, **fields) -> Message:
     body = {"event_id": event_id, "outcome": outcome, "at": now_iso(), **fields}
     return Message(

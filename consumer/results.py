@@ -54,11 +54,15 @@ class Tally:
     sent: set[str] = field(default_factory=set)
     failed: set[str] = field(default_factory=set)
     retrying: set[str] = field(default_factory=set)
+    #: Why the rules stage refused the broadcast (it is parked in omero.mail.invalid).
+    refused: str | None = None
 
     def add(self, result: dict) -> None:
         outcome = result.get("outcome")
         mail = str(result.get("message_id") or "")
-        if outcome == outcomes.PLANNED:
+        if outcome == outcomes.INVALID:
+            self.refused = str(result.get("reason") or "refused")
+        elif outcome == outcomes.PLANNED:
             self.planned = result
         elif outcome == outcomes.SENT:
             self.sent.add(mail)
@@ -81,10 +85,12 @@ class Tally:
 
     @property
     def finished(self) -> bool:
-        return self.planned is not None and self.done >= self.total
+        return self.refused is not None or (self.planned is not None and self.done >= self.total)
 
     def summary(self) -> list[str]:
         """OMERO's summary lines, then ours for what OMERO could not know."""
+        if self.refused is not None:
+            return [f"Refused, nothing sent: {self.refused} (parked in omero.mail.invalid)"]
         if self.planned is None:
             return ["Not planned yet: no consumer has taken the broadcast (or it was refused: "
                     "see omero.mail.invalid)"]

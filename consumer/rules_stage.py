@@ -142,6 +142,10 @@ class RulesStage:
             outcomes.FROM_QUEUE: topo.EVENTS_QUEUE,
             outcomes.ROUTING_KEY: delivery.routing_key,
         }, reason, delivery.content_type)
+        event_id = outcomes.event_id_of(delivery.body)
+        if event_id:
+            # Whoever follows the event (broadcast --wait) learns it was refused, and why.
+            delivery.publish(outcomes.result(event_id, outcomes.INVALID, reason=outcomes.one_line(reason)))
 
         def confirmed(reason_not_parked: str | None) -> None:
             if reason_not_parked:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from consumer.config import Properties
+from consumer.definitions import topology_for
 from consumer.service import Service
 from consumer.sink import Sink
 from events import topology as topo
@@ -180,7 +181,7 @@ def make_service(props):
 def publish(props):
     """Publish one event (or a raw body) to the test's broker, confirmed."""
     publisher = Publisher(props["omero.mail.broker.url"])
-    declare_topology(props["omero.mail.broker.url"], topo.from_properties(props))
+    declare_topology(props["omero.mail.broker.url"], topology_for(props))
 
     def send(kind: str, data: dict | None = None, *, raw: bytes | None = None, routing_key: str | None = None):
         if raw is not None:

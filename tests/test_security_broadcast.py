@@ -40,3 +40,22 @@ def test_a_broadcast_not_requested_by_an_admin_is_parked_by_the_consumer(
     wait_for(lambda: queue_depths(url, [topo.INVALID_QUEUE])[topo.INVALID_QUEUE] == 1, what="the broadcast parked")
     assert reason in parked_reason(url)
     assert smtp_server.received == []
+
+
+def test_whoever_follows_a_refused_broadcast_learns_why(make_service, publish, props):
+    from events.schemas import new_event
+
+    from consumer import results
+    from events.broker import Message, Publisher
+
+    url = props["omero.mail.broker.url"]
+    event = new_event("admin.broadcast", {"subject": "S", "body": "B", "everyone": True, "requested_by": "mallory"})
+    publish("server.startup")  # declares the topology
+    results.declare(url, topo.from_properties(props), event.id, 60_000)
+    with Publisher(url) as publisher:
+        publisher.publish(Message(topo.EVENTS_EXCHANGE, event.type, event.to_json(), event.id))
+    make_service()
+    tally = wait_for(lambda: (t := results.read_all(url, event.id)).refused and t, what="the refusal reported")
+    assert tally.finished
+    assert "unknown requesting user 'mallory'" in tally.refused
+    assert tally.summary()[0].startswith("Refused, nothing sent:")

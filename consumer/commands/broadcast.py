@@ -193,6 +193,8 @@ def follow(url: str, event_id: str, limit: float) -> int:
         reader.stop()
     for line in tally.summary():
         print(line)
+    if tally.refused is not None:
+        return 1
     if not tally.finished:
         print(f"`omero-mail broadcast status {event_id}` follows the rest")
     return 0

@@ -9,13 +9,13 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from events import topology as topo
     from events.broker import declare_topology, redacted
 
     from ..cli import properties
+    from ..definitions import topology_for
 
     props = properties(args)
-    topology = topo.from_properties(props)
+    topology = topology_for(props)
     declare_topology(props["omero.mail.broker.url"], topology)
     print(f"declared {len(topology.exchanges)} exchanges and {len(topology.queues)} queues "
           f"on {redacted(props['omero.mail.broker.url'])}")
