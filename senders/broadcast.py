@@ -31,7 +31,7 @@ from events.schemas import Event
 from .directory import Directory, Experimenter, active_users
 from .mail import Mail, message_id
 from .message import is_valid_address
-from .plan import Plan, domain_of
+from .plan import Plan, addresses, domain_of
 
 SENDER_ID = "adminBroadcast"
 CC_SENDER_ID = "adminBroadcast.cc"
@@ -110,29 +110,6 @@ def _found_or_error(experimenter, error: str, found: list, errors: list) -> None
         found.append(experimenter)
 
 
-@dataclass
-class Addresses:
-    valid: list[str] = field(default_factory=list)
-    no_email: int = 0
-    invalid: int = 0
-
-
-def addresses(experimenters: Iterable[Experimenter]) -> Addresses:
-    """Each experimenter's address once; those without one, or with an invalid one, counted."""
-    result = Addresses()
-    seen: set[str] = set()
-    for experimenter in experimenters:
-        address = (experimenter.email or "").strip()
-        if not address:
-            result.no_email += 1
-        elif not is_valid_address(address):
-            result.invalid += 1
-        elif address.lower() not in seen:
-            seen.add(address.lower())
-            result.valid.append(address)
-    return result
-
-
 def _unique(values: Iterable[str], exclude: set[str] = frozenset()) -> list[str]:
     seen = set(exclude)
     kept = []
@@ -167,7 +144,7 @@ def plan_broadcast(event: Event, directory: Directory, mail_from: str, allowed_f
     check_admin(data.get("requested_by"), directory)
     mail_from = check_request(data, mail_from, allowed_from)
     recipients = resolve(data, directory)
-    found = addresses(recipients.experimenters)
+    found = addresses(e.email for e in recipients.experimenters)
     cc = _unique(data.get("cc") or ())
     bcc = _unique(data.get("bcc") or (), {a.lower() for a in cc})
     result = Plan(no_email=found.no_email, invalid=found.invalid, senders=[SENDER_ID])

@@ -28,6 +28,29 @@ class Plan:
     senders: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Addresses:
+    valid: list[str] = field(default_factory=list)
+    no_email: int = 0
+    invalid: int = 0
+
+
+def addresses(candidates: Iterable[str | None]) -> Addresses:
+    """Each address once (case-insensitively); the missing and the invalid counted, as OMERO does."""
+    result = Addresses()
+    seen: set[str] = set()
+    for candidate in candidates:
+        address = (candidate or "").strip()
+        if not address:
+            result.no_email += 1
+        elif not is_valid_address(address):
+            result.invalid += 1
+        elif address.lower() not in seen:
+            seen.add(address.lower())
+            result.valid.append(address)
+    return result
+
+
 def domain_of(address: str) -> str:
     return parseaddr(address)[1].rpartition("@")[2]
 
@@ -41,18 +64,10 @@ def plan(event: Event, senders: Iterable[MailSender], directory: Directory, mail
         result.senders.append(sender.id)
         subject = sender.subject(event)
         body = sender.body(event)
-        seen: set[str] = set()
-        for experimenter in sender.recipients(event, directory):
-            address = (experimenter.email or "").strip()
-            if not address:
-                result.no_email += 1
-                continue
-            if not is_valid_address(address):
-                result.invalid += 1
-                continue
-            if address.lower() in seen:
-                continue
-            seen.add(address.lower())
+        found = addresses(e.email for e in sender.recipients(event, directory))
+        result.no_email += found.no_email
+        result.invalid += found.invalid
+        for address in found.valid:
             result.mails.append(Mail(
                 message_id=message_id(event.id, sender.id, address, domain),
                 event_id=event.id,

@@ -16,8 +16,7 @@ from urllib.parse import urlsplit
 from events.schemas import Event
 
 from .mail import Mail, message_id
-from .message import is_valid_address
-from .plan import Plan, domain_of
+from .plan import Plan, addresses, domain_of
 from .xmlconfig import SenderConfigError
 
 SENDER_ID = "webErrorMailSender"
@@ -66,22 +65,15 @@ def body(data: Mapping) -> str:
 
 
 def plan_web_error(event: Event, admins: list[tuple[str, str]], prefix: str, mail_from: str) -> Plan:
-    result = Plan(senders=[SENDER_ID])
+    found = addresses(address for _name, address in admins)
+    result = Plan(no_email=found.no_email, invalid=found.invalid, senders=[SENDER_ID])
     text, title = body(event.data), subject(event.data, prefix)
     domain = domain_of(mail_from)
-    seen: set[str] = set()
-    for _name, address in admins:
-        if not address:
-            result.no_email += 1
-        elif not is_valid_address(address):
-            result.invalid += 1
-        elif address.lower() not in seen:
-            seen.add(address.lower())
-            result.mails.append(Mail(
-                message_id=message_id(event.id, SENDER_ID, address, domain), event_id=event.id,
-                event_type=event.type, sender=SENDER_ID, mail_from=mail_from, to=address,
-                subject=title, text=text,
-            ))
+    result.mails = [
+        Mail(message_id=message_id(event.id, SENDER_ID, address, domain), event_id=event.id,
+             event_type=event.type, sender=SENDER_ID, mail_from=mail_from, to=address, subject=title, text=text)
+        for address in found.valid
+    ]
     return result
 
 

@@ -41,6 +41,23 @@ def wait_for(condition, timeout: float = 15.0, interval: float = 0.02, what: str
     pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
+def take_all(url: str, queue: str) -> list[tuple[dict, bytes]]:
+    """Take every message off ``queue``: (headers, body) pairs, in order."""
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    found = []
+    try:
+        channel = connection.channel()
+        while True:
+            method, properties, body = channel.basic_get(queue, auto_ack=True)
+            if method is None:
+                return found
+            found.append((properties.headers or {}, body))
+    finally:
+        connection.close()
+
+
 @pytest.fixture(scope="session")
 def rabbitmq():
     broker = find_rabbitmq()

@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 from email import message_from_bytes, policy
 
-import pika
 import pytest
 
 from events import topology as topo
 from events.broker import Message, Publisher, queue_depths
 from senders.mail import Mail
 
-from .conftest import wait_for, write_directory
+from .conftest import take_all, wait_for, write_directory
 
 EVIL = "\r\nBcc: victim@evil.example\r\nX-Injected: yes\r\n\r\n--boundary\r\nContent-Type: text/html\r\n\r\n<b>forged</b>"
 ALL_ON = """<?xml version="1.0" encoding="UTF-8"?>
@@ -46,20 +45,6 @@ def assert_clean(received, expected_recipients: list[str]) -> None:
         assert not [name for name, value in message.items() if name != "Subject" and "evil" in str(value)]
         assert not message.is_multipart()
         assert b"\r" not in mail.data.replace(b"\r\n", b"") and b"\n" not in mail.data.replace(b"\r\n", b"")
-
-
-def parked(url: str, queue: str) -> list[tuple[dict, bytes]]:
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    found = []
-    try:
-        channel = connection.channel()
-        while True:
-            method, properties, body = channel.basic_get(queue, auto_ack=True)
-            if method is None:
-                return found
-            found.append((properties.headers or {}, body))
-    finally:
-        connection.close()
 
 
 def test_a_user_name_with_line_breaks_in_a_failed_login_adds_no_header_or_recipient(
@@ -107,7 +92,7 @@ def test_a_from_display_name_hiding_another_address_is_parked_with_the_reason_an
     publish("server.startup")
     url = props["omero.mail.broker.url"]
     wait_for(lambda: queue_depths(url, [topo.FAILED_QUEUE])[topo.FAILED_QUEUE] == 2, what="both mails parked")
-    reasons = {headers["x-omero-mail-reason"] for headers, _ in parked(url, topo.FAILED_QUEUE)}
+    reasons = {headers["x-omero-mail-reason"] for headers, _ in take_all(url, topo.FAILED_QUEUE)}
     assert len(reasons) == 1 and "ambiguous sender" in reasons.pop()
     assert smtp_server.received == []
 
@@ -140,6 +125,6 @@ def test_an_outbox_mail_with_an_injected_recipient_is_parked_and_the_next_one_de
                                 outbox(2, "carol@example.org")])
     smtp_server.wait_for_messages(1)
     wait_for(lambda: queue_depths(url, [topo.FAILED_QUEUE])[topo.FAILED_QUEUE] == 1, what="the bad mail parked")
-    [(headers, _)] = parked(url, topo.FAILED_QUEUE)
+    [(headers, _)] = take_all(url, topo.FAILED_QUEUE)
     assert "invalid recipient address" in headers["x-omero-mail-reason"]
     assert [r.rcpt_tos for r in smtp_server.received] == [["carol@example.org"]]

@@ -13,7 +13,6 @@ import logging
 import urllib.request
 from urllib.parse import urlsplit, urlunsplit
 
-import pika
 import pytest
 from aiosmtpd.smtp import AuthResult
 
@@ -22,7 +21,7 @@ from consumer.config import ConfigError, Properties, load
 from events import topology as topo
 from events.broker import queue_depths
 
-from .conftest import SMTPServer, wait_for
+from .conftest import SMTPServer, take_all, wait_for
 from .services import free_port
 
 #: The AUTH server runs without TLS on purpose (to read the trace); aiosmtpd warns about that.
@@ -72,20 +71,6 @@ def smtp_auth_overrides(server, **extra) -> dict:
             "omero__mail__username": SMTP_USER, "omero__mail__smtp__debug": "true", **extra}
 
 
-def read_queue(url: str, queue: str) -> list[tuple[dict, bytes]]:
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    found = []
-    try:
-        channel = connection.channel()
-        while True:
-            method, properties, body = channel.basic_get(queue, auto_ack=True)
-            if method is None:
-                return found
-            found.append((properties.headers or {}, body))
-    finally:
-        connection.close()
-
-
 def test_the_smtp_password_is_not_in_the_debug_trace_of_a_successful_login(make_service, publish, auth_smtp_server,
                                                                           caplog):
     caplog.set_level(logging.DEBUG)
@@ -118,7 +103,7 @@ def test_a_refused_smtp_login_parks_mail_without_the_password_in_logs_or_the_fai
     url = props["omero.mail.broker.url"]
     wait_for(lambda: queue_depths(url, [topo.FAILED_QUEUE])[topo.FAILED_QUEUE] == 2, timeout=60,
              what="both mails parked")
-    parked = read_queue(url, topo.FAILED_QUEUE)
+    parked = take_all(url, topo.FAILED_QUEUE)
     assert all(headers["x-omero-mail-reason"] for headers, _ in parked)
     stored = "\n".join(f"{headers} {body!r}" for headers, body in parked)
     assert_nowhere(wrong, stored, everything_logged(caplog))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import subprocess
 import sys
@@ -12,25 +11,8 @@ from events import topology as topo
 from events.broker import queue_depths
 
 from .conftest import SMTPServer, wait_for
+from .faults import SlowHandler
 from .services import free_port
-
-
-class SlowHandler:
-    """An SMTP server that takes 20 ms per message, so a run is still going when stopped."""
-
-    def __init__(self):
-        import threading
-
-        self.received = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):
-        await asyncio.sleep(0.02)
-        from consumer.sink import Received
-
-        with self.lock:
-            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
-        return "250 OK"
 
 
 def write_properties(path, props, port):
