@@ -15,7 +15,7 @@ from consumer.sink import MaildirHandler
 from events import topology as topo
 from events.broker import declare_topology, queue_depths
 
-from .conftest import ROOT, SMTPServer, wait_for, write_directory
+from .conftest import ROOT, SMTPServer, take_all, wait_for, write_directory
 from .services import free_port
 
 
@@ -167,15 +167,9 @@ def test_a_non_admin_is_refused_again_by_the_consumer(service, publish, props, s
     event = publish("admin.broadcast", {"subject": "S", "body": "B", "everyone": True, "requested_by": "carol"})
     url = props["omero.mail.broker.url"]
     wait_for(lambda: queue_depths(url, [topo.INVALID_QUEUE])[topo.INVALID_QUEUE] == 1, what="the broadcast parked")
-    import pika
-
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        _method, properties, body = connection.channel().basic_get(topo.INVALID_QUEUE, auto_ack=True)
-    finally:
-        connection.close()
+    [(headers, body)] = take_all(url, topo.INVALID_QUEUE)
     assert json.loads(body)["id"] == event.id
-    assert "'carol' is not a member of system" in properties.headers["x-omero-mail-reason"]
+    assert "'carol' is not a member of system" in headers["x-omero-mail-reason"]
     assert smtp_server.received == []
 
 

@@ -7,7 +7,7 @@ import json
 from events import topology as topo
 from events.broker import queue_depths
 
-from .conftest import wait_for
+from .conftest import take_all, wait_for
 
 
 def test_server_startup_mails_each_system_member_with_an_address_once(make_service, publish, smtp_server):
@@ -53,14 +53,9 @@ def test_an_invalid_event_is_parked_with_its_reason_and_the_next_one_still_deliv
     smtp_server.wait_for_messages(2)
     url = props["omero.mail.broker.url"]
     wait_for(lambda: queue_depths(url, [topo.INVALID_QUEUE])[topo.INVALID_QUEUE] == 1, what="the invalid event parked")
-    import pika
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        method, properties, body = connection.channel().basic_get(topo.INVALID_QUEUE, auto_ack=False)
-    finally:
-        connection.close()
+    [(headers, body)] = take_all(url, topo.INVALID_QUEUE)
     assert json.loads(body)["id"] == "not-a-uuid"
-    reason = properties.headers["x-omero-mail-reason"]
+    reason = headers["x-omero-mail-reason"]
     assert "id" in reason and "UUID" in reason
 
 
