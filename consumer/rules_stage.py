@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 ALWAYS_ON = frozenset({"admin.broadcast", "web.error"})
 
 
+#: Outbox messages built and published at a time for one event (see ``_publish_slices``).
+PUBLISH_SLICE = 1000
+
 #: The event's ``occurred_at``, carried to the delivery stage for the latency metric.
 OCCURRED_AT = "x-omero-mail-occurred-at"
 
@@ -107,21 +110,35 @@ class RulesStage:
             self.on_event(event.type, Plan(senders=result.senders))
             return
         self.on_event(event.type, result)
-        occurred_at = event.occurred_at.isoformat()
-        messages = [outbox_message(mail, occurred_at) for mail in result.mails]
-        messages.append(outcomes.result(event.id, outcomes.PLANNED, type=event.type, total=len(result.mails),
-                                        no_email=result.no_email, invalid=result.invalid, senders=result.senders))
         log.info("event %s %s: %d email(s) from %s; %d without email, %d invalid", event.id, event.type,
                  len(result.mails), ", ".join(result.senders) or "no sender", result.no_email, result.invalid)
+        self._publish_slices(delivery, event, result, 0)
+
+    def _publish_slices(self, delivery: Delivery, event: Event, result: Plan, start: int) -> None:
+        """Publish the outbox messages a slice at a time; ack the event after the last confirm.
+
+        A broadcast to thousands is never held as thousands of encoded messages (nor as
+        thousands of frames in pika's buffer) at once: each slice is built here, on the
+        rules worker, once the one before it is confirmed.
+        """
+        occurred_at = event.occurred_at.isoformat()
+        messages = [outbox_message(mail, occurred_at) for mail in result.mails[start:start + PUBLISH_SLICE]]
+        last = start + PUBLISH_SLICE >= len(result.mails)
+        if last:
+            messages.append(outcomes.result(event.id, outcomes.PLANNED, type=event.type, total=len(result.mails),
+                                            no_email=result.no_email, invalid=result.invalid,
+                                            senders=result.senders))
 
         def confirmed(reasons: list) -> None:
-            failed = [r for r in reasons[:-1] if r]
+            failed = [r for r in (reasons[:-1] if last else reasons) if r]
             if failed:
                 log.warning("event %s: %d outbox message(s) not confirmed (%s); returning it to the queue",
                             event.id, len(failed), failed[0])
                 delivery.nack(requeue=True)
-            else:
+            elif last:
                 delivery.ack()
+            else:
+                self._pool.submit(self._publish_slices, delivery, event, result, start + PUBLISH_SLICE)
 
         delivery.publish_many(messages, confirmed)
 

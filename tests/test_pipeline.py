@@ -74,3 +74,18 @@ def test_event_senders_send_nothing_when_omero_mail_config_is_false(make_service
     wait_for(lambda: sum(queue_depths(url, [topo.EVENTS_QUEUE, topo.OUTBOX_QUEUE]).values()) == 0,
              what="the event consumed")
     assert smtp_server.received == []
+
+
+def test_a_large_fan_out_is_published_in_slices_and_every_mail_arrives_once(make_service, publish, smtp_server,
+                                                                            tmp_path, monkeypatch):
+    from consumer import rules_stage
+
+    from .conftest import write_directory
+
+    monkeypatch.setattr(rules_stage, "PUBLISH_SLICE", 7)
+    admins = [{"id": n, "omeName": f"admin{n}", "email": f"admin{n}@example.org", "groups": ["system", "user"]}
+              for n in range(23)]
+    make_service(omero__mail__directory__file=str(write_directory(tmp_path / "many.json", admins)))
+    publish("server.startup")
+    messages = smtp_server.wait_for_messages(23)
+    assert sorted(m["To"] for m in messages) == sorted(a["email"] for a in admins)
