@@ -42,6 +42,11 @@ def mask(address: str) -> str:
     return f"{local[:1]}***@{domain}" if domain else "***"
 
 
+def this_attempt(delivery: Delivery) -> int:
+    """1 for a message fresh from the rules stage, one more for each retry tier it came back from."""
+    return int(delivery.headers.get(outcomes.ATTEMPTS, 0)) + 1
+
+
 class DeliveryStage:
     def __init__(self, transport_factory: Callable[[], Transport], *, connections: int = 2,
                  retry_delays_ms: tuple[int, ...] = (), retry_seconds: float = 5.0, retry_attempts: int = 4,
@@ -94,7 +99,7 @@ class DeliveryStage:
     def _crashed(self, delivery: Delivery, exc: Exception) -> None:
         if self.crashes.record(delivery.message_id, delivery.body):
             log.exception("delivery of %s crashed %d times; parking it", delivery.message_id, self.crashes.limit)
-            attempts = int(delivery.headers.get(outcomes.ATTEMPTS, 0)) + 1
+            attempts = this_attempt(delivery)
             reason = f"delivery crashed {self.crashes.limit} times: {type(exc).__name__}: {exc}"
             self._move(delivery, [self._parked(delivery, None, attempts, reason)])
         else:
@@ -104,7 +109,7 @@ class DeliveryStage:
     # -- one message -------------------------------------------------------------------
     def deliver(self, transport: Transport, delivery: Delivery) -> None:
         headers = delivery.headers
-        attempts = int(headers.get(outcomes.ATTEMPTS, 0)) + 1
+        attempts = this_attempt(delivery)
         try:
             mail = Mail.from_json(delivery.body)
             recipients = list(headers.get(outcomes.RECIPIENTS) or mail.recipients)

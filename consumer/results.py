@@ -7,8 +7,9 @@ rules stage's ``planned`` with total/no_email/invalid, the delivery stage's ``se
 ``retrying``, ``failed`` per email) until ``omero.mail.broadcast.results.expires`` after
 it was last read (RabbitMQ's ``x-expires``), so ``broadcast status ID`` works days later.
 
-Reading never removes anything: the reader consumes without acking and, when done, gives
-every message back (nack with requeue) after cancelling its consumer. Outcomes are
+Reading never removes anything: ``--wait`` follows the queue with a consumer that never
+acks and, when done, gives every message back (nack with requeue) after cancelling it;
+``status`` browses it once with ``events.broker.QueueBrowser``. Outcomes are
 counted once per email (by the email's Message-ID), so a redelivery or an at-least-once
 duplicate never counts twice, and an email that failed and was later replayed counts as
 sent.
@@ -19,11 +20,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-import time
 from dataclasses import dataclass, field
 
 from events import topology as topo
-from events.broker import Consumer, Delivery, Subscription, declare_topology, queue_depths
+from events.broker import Consumer, Delivery, QueueBrowser, Subscription, declare_topology
 
 from . import outcomes
 
@@ -148,11 +148,6 @@ class Reader:
         self._thread.start()
         return self._consumer.connected.wait(timeout)
 
-    @property
-    def received(self) -> int:
-        """Messages delivered so far, duplicates included."""
-        return len(self._deliveries)
-
     def stop(self) -> None:
         """Cancel the consumer, then give every message back to the queue."""
         self._consumer.stop()
@@ -166,16 +161,13 @@ class Reader:
             delivery.nack(requeue=True)
 
 
-def read_all(url: str, event_id: str, timeout: float = 10.0) -> Tally:
-    """Everything the results queue holds now (for ``broadcast status``)."""
-    ready = queue_depths(url, [queue_name(event_id)])[queue_name(event_id)]
-    reader = Reader(url, event_id)
-    try:
-        if not reader.start(timeout):
-            return reader.snapshot()
-        deadline = time.monotonic() + timeout
-        while reader.received < ready and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return reader.snapshot()
-    finally:
-        reader.stop()
+def read_all(url: str, event_id: str) -> Tally:
+    """Everything the results queue holds now (for ``broadcast status``); nothing is taken off it."""
+    tally = Tally()
+    with QueueBrowser(url, queue_name(event_id), name="omero-mail broadcast status") as browser:
+        for parked in browser.messages():
+            try:
+                tally.add(json.loads(parked.body))
+            except ValueError:
+                continue
+    return tally

@@ -315,10 +315,8 @@ class Publisher:
             except BrokerError as exc:
                 error = str(exc)
             self.close()
-            if self._blocked:
-                # Publishing again would only block again until the alarm clears.
-                raise PublishError(f"{len(remaining)} message(s) not confirmed: {error}")
-            if attempt == self.attempts:
+            # While blocked by an alarm, publishing again would only block again.
+            if self._blocked or attempt == self.attempts:
                 raise PublishError(f"{len(remaining)} message(s) not confirmed: {error}")
             log.warning("publish attempt %d failed (%s); publishing %d message(s) again",
                         attempt, error, len(remaining))
