@@ -18,7 +18,7 @@ from senders.transports import TransportConfigError
 from senders.xmlconfig import SenderConfigError
 
 from .commands import COMMANDS, CommandError
-from .config import ConfigError, Properties, load, redact
+from events.config import ConfigError, Properties, load, redact
 
 #: Errors that are the admin's to fix: printed as one line, exit 1, no traceback.
 EXPECTED_ERRORS = (CommandError, ConfigError, BrokerError, DirectoryError, TransportConfigError, SenderConfigError)

@@ -26,7 +26,7 @@ from senders.mail import Mail
 from senders.plan import Plan
 
 from . import outcomes
-from .config import ConfigError, Properties
+from events.config import ConfigError, Properties
 from .rules_stage import outbox_message
 
 log = logging.getLogger(__name__)

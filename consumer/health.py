@@ -19,7 +19,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import make_wsgi_app
 
-from .config import ConfigError
+from events.config import ConfigError
 from .metrics import Metrics, QueueDepths
 
 

@@ -21,7 +21,7 @@ from senders.pgdirectory import dsn_from_properties, load_postgres_directory
 from senders.transports import make_transport
 from senders.xmlconfig import load_senders
 
-from .config import ConfigError, Properties
+from events.config import ConfigError, Properties
 from .definitions import topology_for
 from .delivery_stage import DeliveryStage
 from .flood import flood_control

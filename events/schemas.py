@@ -34,7 +34,9 @@ class LoginFailedData(_Data):
     remote_addr = fields.String(allow_none=True)
 
 
-class ObjectCreatedData(_Data):
+class ObjectData(_Data):
+    """An OMERO object inserted, updated or deleted: one ``eventlog`` row."""
+
     object_class = fields.String(required=True, validate=validate.Length(min=1))
     object_id = fields.Integer(required=True, strict=True)
     actor_id = fields.Integer(strict=True, allow_none=True)
@@ -83,7 +85,9 @@ DATA_SCHEMAS: dict[str, type[Schema]] = {
     "server.startup": ServerData,
     "server.shutdown": ServerData,
     "login.failed": LoginFailedData,
-    "object.created": ObjectCreatedData,
+    "object.created": ObjectData,
+    "object.updated": ObjectData,
+    "object.deleted": ObjectData,
     "comment.added": CommentAddedData,
     "admin.broadcast": AdminBroadcastData,
     "web.error": WebErrorData,

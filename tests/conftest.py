@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from consumer.config import Properties
+from events.config import Properties
 from consumer.definitions import topology_for
 from consumer.service import Service
 from consumer.sink import Sink

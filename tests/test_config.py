@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from consumer.config import ConfigError, Properties, load, read_omero_config_xml
+from events.config import ConfigError, Properties, load, read_omero_config_xml
 
 CONFIG_XML = """<?xml version="1.0" encoding="UTF-8"?>
 <icegrid>

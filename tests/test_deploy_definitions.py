@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from consumer.config import Properties
+from events.config import Properties
 from consumer.definitions import declared, definitions, render, topology_for
 from events import topology as topo
 from events.broker import Message, Publisher, declare_topology

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from consumer.config import DEFAULTS, environment_values
+from events.config import DEFAULTS, environment_values
 
 from .conftest import ROOT
 from .services import unavailable

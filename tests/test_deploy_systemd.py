@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from consumer.config import DEFAULTS, environment_values, env_name
+from events.config import DEFAULTS, environment_values, env_name
 
 from .conftest import ROOT
 from .services import unavailable

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from consumer.config import ConfigError, Properties
+from events.config import ConfigError, Properties
 from consumer.service import make_directory
 from senders.directory import DirectoryError, RefreshingDirectory, load_json_directory
 from senders.pgdirectory import dsn_from_properties, load_postgres_directory

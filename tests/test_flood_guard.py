@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from consumer.config import Properties
+from events.config import Properties
 from events import topology as topo
 from events.schemas import new_event
 from senders.flood import FloodGuard, FloodRule, digest_mails, rules_from_properties

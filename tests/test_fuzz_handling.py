@@ -19,7 +19,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumer.config import Properties
+from events.config import Properties
 from events.schemas import Event, InvalidEvent, load_event
 from senders.broadcast import BroadcastRefused, plan_broadcast
 from senders.directory import parse_json_directory

@@ -13,6 +13,8 @@ VALID_DATA = {
     "server.shutdown": {},
     "login.failed": {"user": "root", "remote_addr": "192.0.2.7"},
     "object.created": {"object_class": "ome.model.meta.Experimenter", "object_id": 52},
+    "object.updated": {"object_class": "ome.model.core.Image", "object_id": 7, "actor_id": 2},
+    "object.deleted": {"object_class": "ome.model.containers.Dataset", "object_id": 9},
     "comment.added": {"comment_id": 1, "image_id": 2, "image_owner_id": 3, "commenter_id": 4},
     "admin.broadcast": {"subject": "Maintenance", "body": "Down at 6pm."},
     "web.error": {"status": 500, "method": "GET", "path": "/webclient/"},
@@ -26,7 +28,7 @@ def envelope(**changes):
     return json.dumps(base).encode()
 
 
-def test_the_seven_event_types_of_the_contract():
+def test_the_nine_event_types_of_the_contract():
     assert set(EVENT_TYPES) == set(VALID_DATA)
 
 

@@ -17,7 +17,7 @@ import pytest
 from aiosmtpd.smtp import AuthResult
 
 from consumer.cli import main as cli_main
-from consumer.config import ConfigError, Properties, load
+from events.config import ConfigError, Properties, load
 from events import topology as topo
 from events.broker import queue_depths
 

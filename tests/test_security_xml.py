@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from consumer.config import MAX_OMERO_CONFIG_BYTES, ConfigError, read_omero_config_xml
+from events.config import MAX_OMERO_CONFIG_BYTES, ConfigError, read_omero_config_xml
 from senders.xmlconfig import MAX_FILE_BYTES, SenderConfigError, load_senders
 
 from .services import free_port

@@ -8,7 +8,7 @@ import ssl
 import pytest
 from aiosmtpd.smtp import AuthResult
 
-from consumer.config import Properties
+from events.config import Properties
 from senders.transports import Envelope, TransientError, make_transport
 from senders.transports.smtp import SMTPTransport
 

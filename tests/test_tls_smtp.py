@@ -10,7 +10,7 @@ import logging
 
 import pytest
 
-from consumer.config import Properties
+from events.config import Properties
 from consumer.sink import Sink
 from senders.transports import Envelope, TransientError
 from senders.transports.smtp import SMTPTransport

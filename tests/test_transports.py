@@ -6,7 +6,7 @@ import mailbox
 
 import pytest
 
-from consumer.config import Properties
+from events.config import Properties
 from senders.transports import Envelope, Transport, TransportConfigError, make_transport, transport_class
 from senders.transports.console import ConsoleTransport
 from senders.transports.maildir import MaildirTransport

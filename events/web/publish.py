@@ -21,6 +21,7 @@ import threading
 
 from events import topology as topo
 from events.broker import Message, Publisher
+from events.config import load
 from events.schemas import Event, new_event
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,6 @@ def _setting(name: str, default=None):
 
 @functools.lru_cache(maxsize=1)
 def _configured_url() -> str:
-    from consumer.config import load
-
     return load()["omero.mail.broker.url"]
 
 
