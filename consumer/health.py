@@ -4,23 +4,20 @@ A consumer is unhealthy when its broker connection is down, or when it is stuck:
 messages wait in the queues it consumes but none has reached it for
 ``omero.mail.health.stuck-after``. A supervisor (systemd's watchdog script, a
 Kubernetes liveness probe) restarts it; the broker then hands its unacked messages to
-another consumer, so nothing is lost.
+another consumer, so nothing is lost. The HTTP side is ``events/monitoring.py``, which
+the bridge shares.
 """
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from dataclasses import dataclass
-from socketserver import ThreadingMixIn
-from typing import Callable
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import make_wsgi_app
+from events.monitoring import MonitoringServer, application
 
-from events.config import ConfigError
-from .metrics import Metrics, QueueDepths
+from .metrics import QueueDepths
+
+__all__ = ["Health", "MonitoringServer", "Verdict", "application", "verdict"]
 
 
 @dataclass(frozen=True)
@@ -58,47 +55,3 @@ class Health:
         return result, {"status": "ok" if result.healthy else "unhealthy", "reason": result.reason,
                         "connected": connected, "waiting": waiting, "idle_seconds": round(idle, 1),
                         "reconnects": self.consumer.reconnects}
-
-
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args) -> None:
-        """Scrapes every few seconds would drown the log."""
-
-
-def application(metrics: Metrics, health: Callable[[], tuple[Verdict, dict]]):
-    prometheus = make_wsgi_app(metrics.registry)
-
-    def app(environ, start_response):
-        if environ.get("PATH_INFO") == "/healthz":
-            result, body = health()
-            start_response("200 OK" if result.healthy else "503 Service Unavailable",
-                           [("Content-Type", "application/json")])
-            return [json.dumps(body).encode()]
-        return prometheus(environ, start_response)
-
-    return app
-
-
-class MonitoringServer:
-    """The HTTP server in a daemon thread; :meth:`close` stops it."""
-
-    def __init__(self, host: str, port: int, app):
-        try:
-            self.httpd = make_server(host, port, app, server_class=_Server, handler_class=_QuietHandler)
-        except OSError as exc:
-            raise ConfigError(f"cannot serve metrics on {host}:{port} (omero.mail.metrics.port): "
-                              f"{exc.strerror or exc}") from None
-        self.port = self.httpd.server_port
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="monitoring", daemon=True)
-
-    def start(self) -> "MonitoringServer":
-        self.thread.start()
-        return self
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()

@@ -103,7 +103,7 @@ class Service:
             health = Health(self.consumer, depths, [s.queue for s in subscriptions],
                             topo.parse_duration_ms(props["omero.mail.health.stuck-after"]) / 1000)
             self.monitoring = MonitoringServer(props["omero.mail.metrics.host"], props.int("omero.mail.metrics.port"),
-                                               application(self.metrics, health.check))
+                                               application(self.metrics.registry, health.check))
 
     def run(self) -> None:
         if self.monitoring:

@@ -13,14 +13,13 @@ port, database and user.
 
 from __future__ import annotations
 
-from typing import Mapping
-
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from events.omerodb import connect, describe, dsn_from_properties, reason
 
 from .directory import DirectoryError, Experimenter, Group, MemoryDirectory
 
-CONNECT_TIMEOUT = 10
+__all__ = ["dsn_from_properties", "load_postgres_directory"]
 
 GROUPS = "select g.id, g.name from experimentergroup g order by g.id"
 EXPERIMENTERS = """
@@ -34,49 +33,16 @@ EXPERIMENTERS = """
 """
 
 
-def dsn_from_properties(props: Mapping[str, str]) -> str:
-    """``omero.mail.directory.dsn``, else OMERO's ``omero.db.host/port/name/user/pass``."""
-    dsn = (props.get("omero.mail.directory.dsn") or "").strip()
-    if dsn:
-        return dsn
-    return make_conninfo(host=props.get("omero.db.host") or "localhost", port=props.get("omero.db.port") or "5432",
-                         dbname=props.get("omero.db.name") or "omero", user=props.get("omero.db.user") or "omero",
-                         password=props.get("omero.db.pass") or None)
-
-
-def describe(dsn: str) -> str:
-    """Where the DSN points, without its password (for errors and logs)."""
-    try:
-        parts = conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:
-        return "a DSN that cannot be parsed"
-    return "postgresql {user}@{host}:{port}/{dbname}".format(
-        user=parts.get("user", ""), host=parts.get("host", "localhost"),
-        port=parts.get("port", "5432"), dbname=parts.get("dbname", ""))
-
-
-def _reason(exc: Exception, dsn: str) -> str:
-    """psycopg's message, first line only, with the password cut out if it ever appears."""
-    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    try:
-        password = conninfo_to_dict(dsn).get("password")
-    except psycopg.ProgrammingError:
-        return type(exc).__name__
-    return text.replace(password, "********") if password else text
-
-
 def load_postgres_directory(dsn: str) -> MemoryDirectory:
     """A snapshot of OMERO's experimenters and groups, in one read-only transaction."""
     try:
-        with psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT, application_name="omero-mail") as conn:
-            conn.read_only = True
-            with conn.transaction():
-                groups = [Group(int(i), name) for i, name in conn.execute(GROUPS)]
-                experimenters = [
-                    Experimenter(id=int(i), omename=omename, firstname=first or "", lastname=last or "",
-                                 email=email or None, groups=frozenset(names))
-                    for i, omename, first, last, email, names in conn.execute(EXPERIMENTERS)
-                ]
+        with connect(dsn) as conn, conn.transaction():
+            groups = [Group(int(i), name) for i, name in conn.execute(GROUPS)]
+            experimenters = [
+                Experimenter(id=int(i), omename=omename, firstname=first or "", lastname=last or "",
+                             email=email or None, groups=frozenset(names))
+                for i, omename, first, last, email, names in conn.execute(EXPERIMENTERS)
+            ]
     except psycopg.Error as exc:
-        raise DirectoryError(f"cannot read OMERO's directory from {describe(dsn)}: {_reason(exc, dsn)}") from None
+        raise DirectoryError(f"cannot read OMERO's directory from {describe(dsn)}: {reason(exc, dsn)}") from None
     return MemoryDirectory(experimenters, groups)
