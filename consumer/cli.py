@@ -15,13 +15,15 @@ from typing import Sequence
 from events.broker import BrokerError
 from senders.directory import DirectoryError
 from senders.transports import TransportConfigError
+from events.bridge.state import StateError
 from senders.xmlconfig import SenderConfigError
 
 from .commands import COMMANDS, CommandError
 from events.config import ConfigError, Properties, load, redact
 
 #: Errors that are the admin's to fix: printed as one line, exit 1, no traceback.
-EXPECTED_ERRORS = (CommandError, ConfigError, BrokerError, DirectoryError, TransportConfigError, SenderConfigError)
+EXPECTED_ERRORS = (CommandError, ConfigError, BrokerError, DirectoryError, TransportConfigError, SenderConfigError,
+                   StateError)
 
 
 class _JsonFormatter(logging.Formatter):

@@ -17,6 +17,8 @@ from typing import Iterable, Mapping
 from defusedxml import ElementTree as SafeElementTree
 from defusedxml.common import DefusedXmlException
 
+from .topology import parse_duration_ms
+
 #: OMERO's defaults (omero-common.properties), then this project's own keys.
 DEFAULTS: dict[str, str] = {
     "omero.mail.config": "false",
@@ -73,6 +75,15 @@ DEFAULTS: dict[str, str] = {
     "omero.mail.flood.threshold": "3",
     "omero.mail.smtp.ssl.verify": "true",
     "omero.mail.smtp.ssl.cafile": "",
+    # The bridge from a running OMERO (omero-mail bridge)
+    "omero.mail.bridge.dsn": "",
+    "omero.mail.bridge.state": "${OMERODIR}/var/omero-mail/bridge-state.json",
+    "omero.mail.bridge.log": "${OMERODIR}/var/log/Blitz-0.log",
+    "omero.mail.bridge.poll": "1s",
+    "omero.mail.bridge.batch": "1000",
+    "omero.mail.bridge.actions": "INSERT,UPDATE,DELETE",
+    "omero.mail.bridge.classes": "",
+    "omero.mail.bridge.metrics.port": "",
 }
 
 #: Keys whose values are never shown, logged or put in an error.
@@ -164,6 +175,14 @@ class Properties(Mapping[str, str]):
             return float(value)
         except ValueError:
             raise ConfigError(f"{key} must be a number, not {value!r}") from None
+
+    def duration(self, key: str) -> float:
+        """Seconds, from ``250ms``, ``30s``, ``5m`` or ``1h`` (a bare number is seconds)."""
+        value = self[key].strip()
+        try:
+            return parse_duration_ms(value) / 1000
+        except ValueError:
+            raise ConfigError(f"{key} must be a duration such as 30s, 5m or 1h, not {value!r}") from None
 
     def shown(self, key: str) -> str:
         """The value as ``config list`` and logs may show it: secrets hidden."""

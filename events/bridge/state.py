@@ -1,0 +1,97 @@
+"""The bridge's place in OMERO's eventlog and log, kept in one small JSON file.
+
+Written only after RabbitMQ confirmed what it accounts for, and atomically (a temporary
+file, fsync, rename, fsync of the directory), so ``kill -9`` or a power cut leaves the
+previous state or the new one, never half of either. After a crash the bridge publishes
+again what it had published since the last write: the same rows give the same event ids,
+so the copies are recognisable (at-least-once, never lost).
+
+The file records which OMERO database it belongs to (``omero.db.uuid``): pointed at a
+restored or different database, the bridge refuses to start rather than skip or repeat
+another database's rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .cursor import EventlogCursor
+
+VERSION = 1
+
+
+class StateError(Exception):
+    """The state file cannot be read or written; the message names it."""
+
+
+@dataclass
+class LogPosition:
+    """Where the bridge is in OMERO's log: which file (device, inode) and how far."""
+
+    device: int
+    inode: int
+    offset: int
+
+    def to_dict(self) -> dict:
+        return {"device": self.device, "inode": self.inode, "offset": self.offset}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LogPosition":
+        return cls(int(data["device"]), int(data["inode"]), int(data["offset"]))
+
+
+@dataclass
+class BridgeState:
+    database: str
+    eventlog: EventlogCursor | None = None
+    log: LogPosition | None = None
+
+    def to_json(self) -> str:
+        data = {"version": VERSION, "database": self.database,
+                "eventlog": self.eventlog.to_dict() if self.eventlog else None,
+                "log": self.log.to_dict() if self.log else None}
+        return json.dumps(data, indent=1) + "\n"
+
+
+def read_state(path: Path) -> BridgeState | None:
+    """The saved state, or None when the bridge never ran here."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StateError(f"cannot read the bridge state {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+        if data.get("version") != VERSION:
+            raise ValueError(f"version {data.get('version')!r}, expected {VERSION}")
+        return BridgeState(
+            database=str(data["database"]),
+            eventlog=EventlogCursor.from_dict(data["eventlog"]) if data.get("eventlog") else None,
+            log=LogPosition.from_dict(data["log"]) if data.get("log") else None,
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StateError(f"the bridge state {path} is damaged ({exc}); move it away to start again "
+                         "at the current end of OMERO's eventlog, or give --from-id") from None
+
+
+def write_state(path: Path, state: BridgeState) -> None:
+    """Replace the state file atomically and durably."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(state.to_json())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except OSError as exc:
+        raise StateError(f"cannot write the bridge state {path}: {exc.strerror}") from None
