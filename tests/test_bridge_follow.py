@@ -103,3 +103,27 @@ def test_a_file_truncated_while_stopped_is_read_from_its_first_line(tmp_path):
     with open(log, "w", encoding="utf-8") as handle:
         handle.write("y\n")
     assert LogFollower(log, place).read_lines() == ["y"]
+
+
+def test_a_file_truncated_and_written_past_the_old_place_is_read_from_its_first_line(tmp_path):
+    log = tmp_path / "Blitz-0.log"
+    log.touch()
+    follower = LogFollower(log, None)
+    append(log, "line 1")
+    follower.read_lines()
+    with open(log, "w", encoding="utf-8") as handle:  # truncated, then refilled before the next look
+        handle.write("line 2\nline 3\n")
+    assert follower.read_lines() == ["line 2", "line 3"]
+
+
+def test_a_file_truncated_and_refilled_while_stopped_is_read_from_its_first_line(tmp_path):
+    log = tmp_path / "Blitz-0.log"
+    log.touch()
+    follower = LogFollower(log, None)
+    append(log, "line 1")
+    follower.read_lines()
+    place = follower.position
+    follower.close()
+    with open(log, "w", encoding="utf-8") as handle:
+        handle.write("line 9\n")
+    assert LogFollower(log, place).read_lines() == ["line 9"]

@@ -29,18 +29,20 @@ class StateError(Exception):
 
 @dataclass
 class LogPosition:
-    """Where the bridge is in OMERO's log: which file (device, inode) and how far."""
+    """Where the bridge is in OMERO's log: which file (device, inode), how far, and the
+    bytes just before that place (hex), which tell a file truncated and written again."""
 
     device: int
     inode: int
     offset: int
+    before: str = ""
 
     def to_dict(self) -> dict:
-        return {"device": self.device, "inode": self.inode, "offset": self.offset}
+        return {"device": self.device, "inode": self.inode, "offset": self.offset, "before": self.before}
 
     @classmethod
     def from_dict(cls, data: dict) -> "LogPosition":
-        return cls(int(data["device"]), int(data["inode"]), int(data["offset"]))
+        return cls(int(data["device"]), int(data["inode"]), int(data["offset"]), str(data.get("before", "")))
 
 
 @dataclass

@@ -1,0 +1,136 @@
+"""The bridge loses nothing: kill -9 mid-stream, two bridges on one OMERO, a log that rotates.
+
+The bridge runs as a process of its own against OMERO's tables and real RabbitMQ; what it
+published is read off ``omero.mail.events``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+from .bridge_helpers import bridge_props, published, start_bridge, write_properties  # noqa: F401 - fixtures
+from .conftest import wait_for
+from .omero_db import omero_db  # noqa: F401 - a fixture
+from .test_bridge_e2e import FAILED_LOGIN
+
+ROWS = 5000
+
+
+def collect(props, into: list, until, timeout: float, what: str) -> None:
+    def done():
+        into.extend(published(props))
+        return until(into)
+
+    wait_for(done, timeout, interval=0.2, what=what)
+
+
+def write_images(db, count: int, per_transaction: int = 50) -> None:
+    with db.connect() as conn:
+        for start in range(0, count, per_transaction):
+            with db.transaction(conn=conn) as tx:
+                for n in range(start, min(count, start + per_transaction)):
+                    tx.new_image(f"image-{n}.tif")
+
+
+def test_kill_9_during_5000_rows_loses_none_and_repeats_only_with_the_same_event_id(omero_db, bridge_props, tmp_path):
+    config = write_properties(bridge_props, tmp_path / "bridge.properties")
+    state = tmp_path / "bridge-state.json"
+    first = start_bridge(config, log=tmp_path / "bridge.log")
+    wait_for(state.exists, 30, what="the bridge to start")
+    writer = threading.Thread(target=write_images, args=(omero_db, ROWS))
+    writer.start()
+    events: list[dict] = []
+    collect(bridge_props, events, lambda e: len(e) >= 500, 60, what="the first events")
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    second = start_bridge(config, log=tmp_path / "bridge.log")
+    writer.join(120)
+
+    def every_row_arrived(found):
+        return len({e["data"]["eventlog_id"] for e in found}) >= ROWS
+
+    collect(bridge_props, events, every_row_arrived, 120, what=f"events for all {ROWS} rows")
+    second.terminate()
+    assert second.wait(30) == 0
+    events.extend(published(bridge_props))
+    ids_by_row: dict[int, set[str]] = {}
+    for event in events:
+        ids_by_row.setdefault(event["data"]["eventlog_id"], set()).add(event["id"])
+    assert len(ids_by_row) == ROWS
+    assert all(len(ids) == 1 for ids in ids_by_row.values()), "a row published twice under two event ids"
+    print(f"{len(events)} events for {ROWS} rows: {len(events) - ROWS} published again after kill -9")
+
+
+def test_of_two_bridges_one_publishes_and_the_other_takes_over_when_it_dies(omero_db, bridge_props, tmp_path):
+    config = write_properties(bridge_props, tmp_path / "bridge.properties")
+    logs = tmp_path / "a.log", tmp_path / "b.log"
+    active = start_bridge(config, log=logs[0])
+    wait_for(lambda: "active:" in logs[0].read_text(), 30, what="the first bridge to lead")
+    standby = start_bridge(config, log=logs[1])
+    wait_for(lambda: "standing by" in logs[1].read_text(), 30, what="the second bridge to stand by")
+    write_images(omero_db, 20, per_transaction=5)
+    events: list[dict] = []
+    collect(bridge_props, events, lambda e: len(e) >= 20, 30, what="20 events")
+    time.sleep(1)
+    events.extend(published(bridge_props))
+    assert len(events) == 20 and "active:" not in logs[1].read_text()
+
+    os.kill(active.pid, signal.SIGKILL)
+    active.wait(10)
+    killed_at = time.monotonic()
+    wait_for(lambda: "active:" in logs[1].read_text(), 30, what="the standby to take over")
+    takeover = time.monotonic() - killed_at
+    write_images(omero_db, 10, per_transaction=5)
+    collect(bridge_props, events, lambda e: len(e) >= 30, 30, what="10 more events from the new active bridge")
+    standby.terminate()
+    assert standby.wait(30) == 0
+    assert takeover < 10
+    print(f"standby took over {takeover:.1f}s after kill -9 of the active bridge")
+
+
+def test_failed_logins_across_appends_rotation_truncation_and_a_restart_are_each_published_once(
+        bridge_props, tmp_path):
+    log = tmp_path / "Blitz-0.log"
+    log.touch()
+    config = write_properties(bridge_props, tmp_path / "bridge.properties")
+    bridge = start_bridge(config, log=tmp_path / "bridge.log")
+    wait_for((tmp_path / "bridge-state.json").exists, 30, what="the bridge to start")
+    users = iter(f"user{n}" for n in range(100))
+    expected: list[str] = []
+
+    def fail_login():
+        user = next(users)
+        expected.append(user)
+        with open(log, "a") as handle:
+            handle.write(FAILED_LOGIN.format(user=user).replace(",114", f",{len(expected):03d}") + "\n")
+
+    events: list[dict] = []
+
+    def arrived(count):
+        collect(bridge_props, events, lambda e: len(e) >= count, 30, what=f"{count} failed logins")
+
+    fail_login(), fail_login()
+    arrived(2)
+    fail_login()
+    os.rename(log, tmp_path / "Blitz-0.log.1")  # logback rolls the file
+    fail_login()
+    arrived(4)
+    with open(log, "w"):  # logrotate's copytruncate
+        pass
+    fail_login()
+    arrived(5)
+    bridge.terminate()
+    assert bridge.wait(30) == 0
+    fail_login()
+    os.rename(log, tmp_path / "Blitz-0.log.2")  # rotated while the bridge was stopped
+    fail_login()
+    bridge = start_bridge(config, log=tmp_path / "bridge.log")
+    arrived(7)
+    time.sleep(1)
+    bridge.terminate()
+    assert bridge.wait(30) == 0
+    events.extend(published(bridge_props))
+    assert [e["data"]["user"] for e in events] == expected
