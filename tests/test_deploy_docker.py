@@ -83,3 +83,10 @@ def test_every_file_compose_mounts_exists(compose):
             source = mount.split(":", 1)[0]
             if source.startswith("."):
                 assert (DEPLOY / source).exists(), source
+
+
+def test_compose_runs_the_bridge_beside_omero_only_when_asked(compose):
+    bridge = compose["services"]["bridge"]
+    assert bridge["profiles"] == ["omero"] and bridge["command"][0] == "bridge"
+    assert len(environment_values(bridge["environment"], list(DEFAULTS))) == len(bridge["environment"])
+    assert any(mount.endswith("/var/log:/omero/var/log:ro") for mount in bridge["volumes"])
