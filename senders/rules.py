@@ -6,13 +6,17 @@ the mail, so matching and resolving are tested without a broker.
 
 Both XML formats (ours and OMERO's Spring beans) end in :func:`make_sender`, which takes
 OMERO's property names (``subjectPrefix``, ``objectClass``, ``onSpecificUsers``, ...) as
-strings, so the two formats give the same rules by construction.
+strings (a tuple of strings for a Spring ``<set>``), so the two formats give the same
+rules by construction.
 """
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar
+from functools import cache
+from importlib import resources
+from typing import Callable, ClassVar, Mapping
 
 from events.schemas import Event
 
@@ -20,6 +24,8 @@ from . import templates
 from .directory import Directory, Experimenter, admins
 from .queries import Recipients, parse_recipients, recipients_of_query
 
+#: A property's value as a loader hands it over: text, or the members of a collection.
+OptionValue = str | tuple[str, ...]
 SUBJECT_PREFIX = "[OMERO] "
 DEFAULT_BODY = "Automated email sent by the OMERO server.\n"
 
@@ -143,33 +149,37 @@ class FailedLoginMailSender(MailSender):
         return f"{' and '.join(who) or 'nobody'} (on {users})"
 
 
-#: OMERO model classes an ObjectMailSender may watch, by short name.
-MODEL_CLASSES = {full.rpartition(".")[2]: full for full in (
-    "ome.model.meta.Experimenter",
-    "ome.model.meta.ExperimenterGroup",
-    "ome.model.annotations.CommentAnnotation",
-    "ome.model.annotations.TagAnnotation",
-    "ome.model.annotations.FileAnnotation",
-    "ome.model.containers.Project",
-    "ome.model.containers.Dataset",
-    "ome.model.core.Image",
-    "ome.model.screen.Screen",
-    "ome.model.screen.Plate",
-)}
-ACTIONS = ("INSERT", "UPDATE", "DELETE")
+#: OMERO's ObjectMailSender actions (eventlog.action) -> the event reporting each one.
+EVENT_OF_ACTION = {"INSERT": "object.created", "UPDATE": "object.updated", "DELETE": "object.deleted"}
+#: A new comment has an event of its own, which also names the commented image's owner.
+COMMENT_CLASS = "ome.model.annotations.CommentAnnotation"
+
+
+@cache
+def model_classes() -> dict[str, str]:
+    """OMERO's model classes (``senders/data/model-classes.txt``), full name by short name."""
+    text = resources.files("senders").joinpath("data/model-classes.txt").read_text(encoding="utf-8")
+    names = (line.strip() for line in text.splitlines())
+    return {full.rpartition(".")[2]: full for full in names if full and not full.startswith("#")}
 
 
 def model_class(name: str) -> str:
     """OMERO's full class name for ``Experimenter`` or ``ome.model.meta.Experimenter``."""
-    full = MODEL_CLASSES.get(name.rpartition(".")[2])
+    known = model_classes()
+    full = known.get(name.rpartition(".")[2])
     if full is None or ("." in name and name != full):
-        raise ValueError(f"unknown objectClass {name!r} (known: {', '.join(sorted(MODEL_CLASSES))})")
+        candidates = list(known.values()) if "." in name else list(known)
+        close = difflib.get_close_matches(name, candidates, n=3)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise ValueError(f"unknown objectClass {name!r}: not one of OMERO's {len(known)} model classes "
+                         f"(a short name such as Image, or the full ome.model.core.Image){hint}")
     return full
 
 
 @dataclass(frozen=True)
 class ObjectMailSender(MailSender):
-    """An INSERT of ``object_class``: object.created, or comment.added for comments."""
+    """An INSERT, UPDATE or DELETE of ``object_class``: object.created (comment.added for a
+    comment), object.updated or object.deleted."""
 
     object_class: str = ""
     action: str = "INSERT"
@@ -179,14 +189,11 @@ class ObjectMailSender(MailSender):
 
     def __post_init__(self) -> None:
         full = model_class(self.object_class)
-        if self.action not in ACTIONS:
-            raise ValueError(f"unknown action {self.action!r} (OMERO's are {', '.join(ACTIONS)})")
-        if self.action != "INSERT":
-            raise ValueError(f"action {self.action} cannot be served: no event reports updates or "
-                             "deletions yet (object.created and comment.added are INSERTs)")
-        kind = "comment.added" if full.endswith(".CommentAnnotation") else "object.created"
+        if self.action not in EVENT_OF_ACTION:
+            raise ValueError(f"unknown action {self.action!r} (OMERO's are {', '.join(EVENT_OF_ACTION)})")
+        kind = "comment.added" if (full, self.action) == (COMMENT_CLASS, "INSERT") else EVENT_OF_ACTION[self.action]
         if self.to.image_owner and kind != "comment.added":
-            raise ValueError("the image owner is known only for CommentAnnotation")
+            raise ValueError("the image owner is known only for CommentAnnotation, on INSERT (comment.added)")
         if not self.to:
             raise ValueError("ObjectMailSender needs a queryString (or recipients)")
         object.__setattr__(self, "object_class", full)
@@ -242,10 +249,15 @@ def _bool(value: str) -> bool:
     return text == "true"
 
 
-def _names(value: str) -> frozenset[str]:
+def _names(value: OptionValue) -> frozenset[str]:
+    """Our format's comma-separated omeNames, or a Spring ``<set>``'s members as written."""
+    if isinstance(value, tuple):
+        return frozenset(value)
     return frozenset(name.strip() for name in value.split(",") if name.strip())
 
 
+#: Conversions that take a collection (a Spring ``<set>``); the others take one string.
+COLLECTIONS = (_names,)
 #: OMERO's property names -> (attribute, conversion). Properties every sender takes:
 COMMON_OPTIONS: dict[str, tuple[str, Callable[[str], object]]] = {
     "subjectPrefix": ("subject_prefix", str),
@@ -279,7 +291,7 @@ def sender_class(name: str) -> type[MailSender]:
     return cls
 
 
-def make_sender(class_name: str, id: str, options: dict[str, str]) -> MailSender:
+def make_sender(class_name: str, id: str, options: Mapping[str, OptionValue]) -> MailSender:
     """A sender from its class and OMERO-named string options; ValueError says why not."""
     cls = sender_class(class_name)
     table = {**COMMON_OPTIONS, **OPTIONS.get(cls, {})}
@@ -290,6 +302,8 @@ def make_sender(class_name: str, id: str, options: dict[str, str]) -> MailSender
         attribute, convert = table[name]
         if attribute in values:
             raise ValueError(f"{name!r} repeats what another property of this sender already set")
+        if isinstance(raw, tuple) and convert not in COLLECTIONS:
+            raise ValueError(f"property {name!r} takes one value, not a collection")
         try:
             values[attribute] = convert(raw)
         except ValueError as exc:

@@ -144,3 +144,56 @@ def test_recipients_come_from_omeros_postgresql_tables(make_service, publish, sm
     publish("comment.added", {"comment_id": 12, "image_id": 7, "image_owner_id": 2, "commenter_id": 3})
     assert mails(smtp_server, 1) == [("alice@example.org", "[OMERO] INSERT CommentAnnotation notification",
                                       "Modified objects:\nclass ome.model.annotations.CommentAnnotation:12 - INSERT\n")]
+
+
+#: Beans in OMERO's Spring syntax, beside OMERO's own file: OMERO's UPDATE and DELETE actions.
+UPDATE_DELETE_BEANS = """<?xml version="1.0" encoding="UTF-8"?>
+<beans xmlns="http://www.springframework.org/schema/beans">
+  <bean id="watchMailSender" abstract="true">
+      <property name="enabled" value="${omero.mail.config}"/>
+      <property name="executor" ref="executor"/>
+      <property name="queryService" ref="internal-ome.api.IQuery"/>
+  </bean>
+  <bean id="imageUpdatedMailSender" parent="watchMailSender" class="ome.services.mail.ObjectMailSender">
+      <property name="action" value="UPDATE"/>
+      <property name="objectClass" value="ome.model.core.Image"/>
+      <property name="queryString" value="select g from ExperimenterGroup g where g.id = :systemGroupId"/>
+  </bean>
+  <bean id="mapAnnotationDeletedMailSender" parent="watchMailSender" class="ome.services.mail.ObjectMailSender">
+      <property name="action" value="DELETE"/>
+      <property name="objectClass" value="ome.model.annotations.MapAnnotation"/>
+      <property name="queryString" value="select e from Experimenter e where e.id = :rootUserId"/>
+  </bean>
+</beans>
+"""
+with_update_and_delete_beans = pytest.mark.parametrize("senders_dir", ["omero-spring"], indirect=True)
+
+
+@pytest.fixture
+def update_delete_beans(senders_dir):
+    (senders_dir / "watch-senders.xml").write_text(UPDATE_DELETE_BEANS)
+
+
+@with_update_and_delete_beans
+def test_an_update_sender_mails_the_admins_on_object_updated(update_delete_beans, make_service, publish, smtp_server):
+    make_service()
+    publish("object.updated", {"object_class": "ome.model.core.Image", "object_id": 7, "actor_id": 4})
+    body = "Modified objects:\nclass ome.model.core.Image:7 - UPDATE\n"
+    assert mails(smtp_server, 2) == [("alice@example.org", "[OMERO] UPDATE Image notification", body),
+                                     ("root@example.org", "[OMERO] UPDATE Image notification", body)]
+
+
+@with_update_and_delete_beans
+def test_a_delete_sender_mails_root_on_object_deleted(update_delete_beans, make_service, publish, smtp_server):
+    make_service()
+    publish("object.deleted", {"object_class": "ome.model.annotations.MapAnnotation", "object_id": 12})
+    assert mails(smtp_server, 1) == [("root@example.org", "[OMERO] DELETE MapAnnotation notification",
+                                      "Modified objects:\nclass ome.model.annotations.MapAnnotation:12 - DELETE\n")]
+
+
+@with_update_and_delete_beans
+def test_an_update_of_a_class_no_sender_watches_mails_nobody(update_delete_beans, make_service, publish, smtp_server):
+    make_service()
+    publish("object.updated", {"object_class": "ome.model.core.Pixels", "object_id": 7})
+    publish("object.deleted", {"object_class": "ome.model.core.Image", "object_id": 7})
+    nothing_before_a_marker(publish, smtp_server)

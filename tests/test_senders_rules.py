@@ -140,10 +140,10 @@ def test_a_line_break_in_an_event_value_never_reaches_the_subject_as_a_header_br
 
 
 @pytest.mark.parametrize("class_name, options, reason", [
-    ("ObjectMailSender", {"objectClass": "Experimenter", "action": "UPDATE", "recipients": "user:root"},
-     "no event reports updates"),
-    ("ObjectMailSender", {"objectClass": "Experimenter", "action": "DELETE", "recipients": "user:root"},
-     "no event reports updates"),
+    ("ObjectMailSender", {"objectClass": "Experimenter", "action": "MODIFY", "recipients": "user:root"},
+     "unknown action 'MODIFY'"),
+    ("ObjectMailSender", {"objectClass": "CommentAnnotation", "action": "UPDATE", "recipients": "image-owner"},
+     "only for CommentAnnotation, on INSERT"),
     ("ObjectMailSender", {"objectClass": "Spaceship", "recipients": "user:root"}, "unknown objectClass"),
     ("ObjectMailSender", {"objectClass": "Experimenter", "recipients": "image-owner"}, "only for CommentAnnotation"),
     ("ObjectMailSender", {"objectClass": "Experimenter"}, "needs a queryString"),

@@ -9,6 +9,15 @@ would do with it is reproduced only as far as the mail senders need: ``parent`` 
 services and means nothing outside OMERO, so it is accepted and ignored. Anything else
 is refused with the file, the line, the bean id and the reason: a guessed rule could
 mail the wrong people.
+
+``onSpecificUsers`` is a ``Set<String>`` in OMERO (``FailedLoginMailSender.
+setOnSpecificUsers(Set<String>)``). Spring fills it from a ``<set>`` or ``<list>`` of
+``<value>``s, each taken as written. A plain ``value="root,alice"`` is not split: OMERO's
+contexts register no ConversionService, so Spring 4.3 (OMERO's) converts with its default
+``CustomCollectionEditor``, which makes the whole text one element (``TypeConverterDelegate``
+splits on commas only for ``Class`` and enum elements). OMERO then watches one user named
+``root,alice``, that is nobody, and so does this loader; our own format is the one where
+a comma separates names.
 """
 
 from __future__ import annotations
@@ -16,14 +25,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
-from .rules import MailSender
-from .xmlconfig import SenderConfigError, _local, _property_value, build, line_of
+from .rules import MailSender, OptionValue
+from .xmlread import SenderConfigError, build, line_of, local, property_value
+
+ROOT = "beans"
 
 #: OMERO's internal services a sender bean is wired to; meaningless here.
 IGNORED_REFS = frozenset({"executor", "queryService", "mailUtil", "roles"})
 #: The inner bean OMERO's ServerUp/DownMailSender take as their constructor argument.
 INNER_SENDER_CLASS = "ome.services.mail.MailSender"
 TAKES_INNER_SENDER = ("ServerUpMailSender", "ServerDownMailSender")
+#: Properties whose OMERO setter takes a ``Set<String>``; every other one takes one value.
+SET_PROPERTIES = frozenset({"onSpecificUsers"})
+#: The one ``value-type`` of a ``<set>`` that a ``Set<String>`` can hold.
+STRING_TYPE = "java.lang.String"
 
 
 class _Bean:
@@ -33,7 +48,7 @@ class _Bean:
         self.path, self.element = path, element
         self.id = element.get("id") or (chain[-1] if chain else None)
         parent_name = element.get("parent")
-        inherited: dict[str, str] = {}
+        inherited: dict[str, OptionValue] = {}
         self.class_name = element.get("class", "")
         if parent_name:
             if parent_name in chain:
@@ -49,10 +64,10 @@ class _Bean:
     def fail(self, reason: str, element=None):
         raise SenderConfigError(self.path, line_of(element if element is not None else self.element), self.id, reason)
 
-    def own_options(self, beans: dict, chain: tuple[str, ...]) -> dict[str, str]:
-        options: dict[str, str] = {}
+    def own_options(self, beans: dict, chain: tuple[str, ...]) -> dict[str, OptionValue]:
+        options: dict[str, OptionValue] = {}
         for child in self.element:
-            tag = _local(child.tag)
+            tag = local(child.tag)
             if tag == "property":
                 self.add_property(child, options)
             elif tag == "constructor-arg":
@@ -61,21 +76,45 @@ class _Bean:
                 self.fail(f"unknown element <{tag}> in a bean", child)
         return options
 
-    def add_property(self, prop, options: dict[str, str]) -> None:
+    def add_property(self, prop, options: dict[str, OptionValue]) -> None:
         name = prop.get("name")
         if not name:
             self.fail("a <property> needs a name", prop)
-        if "ref" in prop.attrib or any(_local(c.tag) == "ref" for c in prop):
+        if "ref" in prop.attrib or any(local(c.tag) == "ref" for c in prop):
             if name not in IGNORED_REFS:
                 self.fail(f"property {name!r} refers to another bean, which omero-mail cannot follow", prop)
             return
-        unknown = [_local(c.tag) for c in prop if _local(c.tag) not in ("value", "description")]
+        children = [c for c in prop if local(c.tag) != "description"]
+        collections = [c for c in children if local(c.tag) in ("set", "list")]
+        if collections:
+            options[name] = self.collection(name, prop, collections[0], alone=len(children) == 1)
+            return
+        unknown = [local(c.tag) for c in children if local(c.tag) != "value"]
         if unknown:
             self.fail(f"property {name!r}: <{unknown[0]}> is not supported (give a value)", prop)
-        options[name] = _property_value(prop)
+        value = property_value(prop)
+        options[name] = (value,) if name in SET_PROPERTIES else value
 
-    def inner_sender(self, arg, beans: dict, chain: tuple[str, ...]) -> dict[str, str]:
-        inner = [c for c in arg if _local(c.tag) == "bean"]
+    def collection(self, name: str, prop, element, alone: bool) -> tuple[str, ...]:
+        """The ``<value>``s of a ``<set>`` or ``<list>``, as Spring hands them to the setter."""
+        tag = local(element.tag)
+        if name not in SET_PROPERTIES:
+            self.fail(f"property {name!r} takes one value in OMERO, not a <{tag}>", element)
+        if not alone or "value" in prop.attrib:
+            self.fail(f"property {name!r}: give one <{tag}> and nothing beside it", prop)
+        extra = sorted(set(element.attrib) - {"value-type"})
+        if extra or element.get("value-type", STRING_TYPE) != STRING_TYPE:
+            what = f"{extra[0]}=" if extra else f"value-type={element.get('value-type')!r}"
+            self.fail(f"property {name!r}: <{tag} {what}> is not supported (a set of names)", element)
+        values = []
+        for item in element:
+            if local(item.tag) != "value":
+                self.fail(f"property {name!r}: a <{tag}> of <value>s only, not <{local(item.tag)}>", item)
+            values.append(item.text or "")
+        return tuple(values)
+
+    def inner_sender(self, arg, beans: dict, chain: tuple[str, ...]) -> dict[str, OptionValue]:
+        inner = [c for c in arg if local(c.tag) == "bean"]
         if len(inner) != 1 or len(arg) != 1 or arg.attrib:
             self.fail("constructor-arg: expected exactly one inner <bean> (the MailSender)", arg)
         bean = _Bean(self.path, inner[0], beans, chain + ((self.id or ""),))
@@ -88,7 +127,7 @@ class _Bean:
 def load_spring(path: Path, root, properties: Mapping[str, str]) -> list[MailSender]:
     beans: dict[str, object] = {}
     for element in root:
-        tag = _local(element.tag)
+        tag = local(element.tag)
         if tag == "description":
             continue
         if tag != "bean":
@@ -106,7 +145,7 @@ def load_spring(path: Path, root, properties: Mapping[str, str]) -> list[MailSen
         bean = _Bean(path, element, beans)
         if not bean.class_name:
             bean.fail("a bean that is not abstract needs a class")
-        has_inner = any(_local(c.tag) == "constructor-arg" for c in element)
+        has_inner = any(local(c.tag) == "constructor-arg" for c in element)
         if has_inner and bean.class_name.rpartition(".")[2] not in TAKES_INNER_SENDER:
             bean.fail(f"{bean.class_name} takes no constructor-arg")
         senders.append(build(path, element, bean.class_name, bean_id, bean.options, properties))
