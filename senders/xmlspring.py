@@ -22,11 +22,14 @@ a comma separates names.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Mapping
 
 from .rules import MailSender, OptionValue
 from .xmlread import SenderConfigError, build, line_of, local, property_value
+
+log = logging.getLogger(__name__)
 
 ROOT = "beans"
 
@@ -93,6 +96,10 @@ class _Bean:
         if unknown:
             self.fail(f"property {name!r}: <{unknown[0]}> is not supported (give a value)", prop)
         value = property_value(prop)
+        if name in SET_PROPERTIES and "," in value:
+            log.warning("%s:%s: sender %r: %s=%r is one user name, as in OMERO (Spring does not split it); "
+                        "give a <set> of <value>s to watch several users", self.path, line_of(prop), self.id,
+                        name, value)
         options[name] = (value,) if name in SET_PROPERTIES else value
 
     def collection(self, name: str, prop, element, alone: bool) -> tuple[str, ...]:

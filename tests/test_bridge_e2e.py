@@ -21,6 +21,23 @@ from .omero_db import omero_db  # noqa: F401 - a fixture
 OMERO_SPRING_FILE = ROOT / "senders" / "data" / "omero-mail-senders.example"
 FAILED_LOGIN = ("2026-12-02 10:15:03,114 WARN  [  ome.security.auth.LoginAttemptListener] (l.Server-7) "
                 "1 failed logins for {user}. Throttling for 3000")
+#: Beside OMERO's own file, in OMERO's Spring syntax: senders on OMERO's UPDATE and DELETE actions.
+IMAGE_WATCH_BEANS = """<?xml version="1.0" encoding="UTF-8"?>
+<beans xmlns="http://www.springframework.org/schema/beans">
+  <bean id="imageRenamedMailSender" class="ome.services.mail.ObjectMailSender">
+      <property name="enabled" value="${omero.mail.config}"/>
+      <property name="action" value="UPDATE"/>
+      <property name="objectClass" value="ome.model.core.Image"/>
+      <property name="queryString" value="select g from ExperimenterGroup g where g.id = :systemGroupId"/>
+  </bean>
+  <bean id="imageDeletedMailSender" class="ome.services.mail.ObjectMailSender">
+      <property name="enabled" value="${omero.mail.config}"/>
+      <property name="action" value="DELETE"/>
+      <property name="objectClass" value="ome.model.core.Image"/>
+      <property name="queryString" value="select e from Experimenter e where e.id = :rootUserId"/>
+  </bean>
+</beans>
+"""
 STARTED = ("2026-12-02 09:00:41,870 INFO  [                ome.services.blitz.Entry] (      main) "
            "OMERO.blitz now accepting connections.")
 
@@ -31,6 +48,7 @@ def site(omero_db, bridge_props, make_service, smtp_server, tmp_path):
     senders = tmp_path / "omero-senders"
     senders.mkdir()
     shutil.copy(OMERO_SPRING_FILE, senders / "mail-senders.xml")
+    (senders / "image-senders.xml").write_text(IMAGE_WATCH_BEANS)
     omero_db.set_email(0, "root@example.org")
     make_service(**{"omero__mail__senders__dir": str(senders), "omero__mail__directory__backend": "postgres",
                     "omero__mail__directory__dsn": omero_db.bridge_dsn,
@@ -89,6 +107,26 @@ def test_a_comment_by_the_image_owner_mails_nobody(site, smtp_server):
         tx.new_group("marker")  # mailed to root after the comment was handled
     mails = smtp_server.wait_for_messages(2, timeout=30)
     assert [m for m in mails if "CommentAnnotation" in m["Subject"]] == []
+
+
+def test_an_update_in_omero_mails_an_update_sender_of_omeros_spring_syntax(site, smtp_server):
+    with site.transaction() as tx:
+        image = tx.new_image("before.tif")
+    with site.transaction() as tx:
+        tx.rename_image(image, "after.tif")
+    [mail] = smtp_server.wait_for_messages(1, timeout=30)
+    assert (mail["To"], mail["Subject"]) == ("root@example.org", "[OMERO] UPDATE Image notification")
+    assert mail.get_content() == f"Modified objects:\nclass ome.model.core.Image:{image} - UPDATE\n"
+
+
+def test_a_delete_in_omero_mails_a_delete_sender_of_omeros_spring_syntax(site, smtp_server):
+    with site.transaction() as tx:
+        image = tx.new_image("doomed.tif")
+    with site.transaction() as tx:
+        tx.delete_image(image)
+    [mail] = smtp_server.wait_for_messages(1, timeout=30)
+    assert (mail["To"], mail["Subject"]) == ("root@example.org", "[OMERO] DELETE Image notification")
+    assert f"class ome.model.core.Image:{image} - DELETE" in mail.get_content()
 
 
 def test_a_failed_login_in_omeros_log_mails_the_admins(site, smtp_server, tmp_path):

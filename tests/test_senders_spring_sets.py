@@ -79,6 +79,14 @@ def test_a_comma_separated_value_watches_neither_user_as_in_omero(tmp_path):
     assert result.mails == []
 
 
+def test_a_comma_separated_value_is_warned_about_with_file_line_and_sender(tmp_path, caplog):
+    path = omeros_file_watching(tmp_path, '<property name="onSpecificUsers" value="root,alice"/>')
+    watched(path)
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.startswith(f"{path}:") and "'failedLoginMailSender'" in warning
+    assert "is one user name, as in OMERO" in warning and "<set> of <value>s" in warning
+
+
 def test_a_value_child_is_one_name_like_the_value_attribute(tmp_path):
     path = omeros_file_watching(tmp_path, '<property name="onSpecificUsers"><value>root</value></property>')
     assert watched(path) == frozenset({"root"})
