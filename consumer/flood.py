@@ -1,7 +1,7 @@
 """The flood guard in the rules stage: fold alike events, publish their digest at window end.
 
 The counting is ``senders/flood.py``'s (pure). This is its edge: a folded event is acked
-(with a ``planned`` outcome of no email), and when a window ends a timer hands the
+by the stage (with a ``planned`` outcome of no email), and when a window ends a timer hands the
 digest to the rules stage's worker thread, which publishes one digest mail per recipient
 to the outbox with its own confirmed publisher (a window may end when no event is being
 handled, so there is no delivery to publish on).
@@ -19,13 +19,12 @@ import threading
 from typing import Callable
 
 from events import topology as topo
-from events.broker import BrokerError, Delivery, Message, Publisher
+from events.broker import BrokerError, Message, Publisher
 from events.schemas import Event
 from senders.flood import FloodGuard, Window, digest_mails, rules_from_properties
 from senders.mail import Mail
 from senders.plan import Plan
 
-from . import outcomes
 from events.config import ConfigError, Properties
 from .rules_stage import outbox_message
 
@@ -49,15 +48,12 @@ class FloodControl:
         """Run digests on the stage's worker: ``submit(fn)`` queues ``fn`` there."""
         self._submit = submit
 
-    def fold(self, event: Event, result: Plan, delivery: Delivery) -> bool:
-        """True when the event was folded (and acked); False when it is to be mailed as usual."""
+    def fold(self, event: Event, result: Plan) -> bool:
+        """True when the event was folded (the stage then acks it); False when it is to be mailed as usual."""
         if self.guard.admit(event, result.mails):
             return False
         log.debug("event %s %s folded into a digest (%s)", event.id, event.type,
                  ", ".join(f"{k}={v}" for k, v in zip(self.guard.rules[event.type].key_fields, self.guard.key(event))))
-        message = outcomes.result(event.id, outcomes.PLANNED, type=event.type, total=0, folded=1,
-                                  senders=result.senders)
-        delivery.publish(message, lambda failed: delivery.ack())
         self._schedule()
         return True
 

@@ -1,4 +1,8 @@
-"""The messages the stages publish besides emails: parked messages and outcome reports.
+"""What became of one message, as plain values, and the messages that report it.
+
+A stage turns each message it consumes into one outcome value (:class:`Sent`,
+:class:`Retry`, :class:`Parked`, ...); ``consumer/worker.py`` alone turns that value
+into logs, metrics, published copies and reports, and the ack or nack.
 
 Parked messages (``omero.mail.invalid``, ``omero.mail.failed``) keep the original body
 and say why in ``x-omero-mail-*`` headers, which is what ``omero-mail failed`` lists.
@@ -8,15 +12,17 @@ for progress bars and audit; nobody has to listen.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import threading
 import time
-from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Iterator, Mapping
 
 from events import topology as topo
 from events.broker import Message
+from events.schemas import Event
+from senders.mail import Mail
+from senders.plan import Plan
 
 REASON = "x-omero-mail-reason"
 ATTEMPTS = "x-omero-mail-attempts"
@@ -37,6 +43,93 @@ DEAD_LETTER_HEADERS = ("x-death", "x-first-death-exchange", "x-first-death-queue
                        "x-last-death-exchange", "x-last-death-queue", "x-last-death-reason", "x-delivery-count")
 
 SENT, RETRYING, FAILED, SKIPPED, PLANNED, INVALID = "sent", "retrying", "failed", "skipped", "planned", "invalid"
+
+
+@dataclass(frozen=True)
+class Sent:
+    """The transport accepted the email for every recipient still owed it."""
+
+    mail: Mail
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Send again to ``recipients`` after ``delay_ms``, by way of that retry tier."""
+
+    delay_ms: int
+    reason: str
+    mail: Mail
+    attempts: int
+    recipients: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Parked:
+    """Moved to the parking lot ``queue`` with the reason.
+
+    ``omero.mail.invalid`` takes events; ``omero.mail.failed`` takes emails, with the
+    email when it could be read, the attempt count and the recipients still owed it.
+    """
+
+    queue: str
+    reason: str
+    mail: Mail | None = None
+    attempts: int = 1
+    recipients: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class PartlySent:
+    """Accepted for some recipients; each refused one is retried or parked."""
+
+    mail: Mail
+    refused: tuple[Retry | Parked, ...]
+
+
+@dataclass(frozen=True)
+class Planned:
+    """An event's outbox messages (one per email of the plan), built and published
+    ``slice_size`` at a time, each slice once the one before is confirmed."""
+
+    event: Event
+    plan: Plan
+    messages: Iterator[Message]
+    slice_size: int
+
+
+@dataclass(frozen=True)
+class Folded:
+    """An event folded into a flood digest (``consumer/flood.py``): no email of its own."""
+
+    event: Event
+    plan: Plan
+
+
+@dataclass(frozen=True)
+class Requeue:
+    """Back to its queue, to be tried again (a crash not yet counted ``limit`` times)."""
+
+
+Outcome = Sent | Retry | Parked | PartlySent | Planned | Folded | Requeue
+
+
+def this_attempt(headers: Mapping) -> int:
+    """1 for a message fresh from the rules stage, one more for each retry tier it came back from."""
+    return int(headers.get(ATTEMPTS, 0)) + 1
+
+
+def attempt_headers(headers: Mapping, attempts: int, reason: str, recipients: tuple[str, ...] | None) -> dict:
+    """An outbox message's headers for its next stop: how often, since when, why, and to whom."""
+    headers = {k: v for k, v in headers.items() if k not in DEAD_LETTER_HEADERS}
+    now = now_iso()
+    headers.setdefault(FIRST_ATTEMPT, now)
+    headers[LAST_ATTEMPT] = now
+    headers[ATTEMPTS] = attempts
+    headers[REASON] = one_line(reason)
+    if recipients is not None:
+        headers[RECIPIENTS] = list(recipients)
+    return headers
 
 
 def now_iso() -> str:
@@ -78,31 +171,3 @@ def result(event_id: str, outcome: str, **fields) -> Message:
         message_id=f"{event_id}.{outcome}.{time.time_ns()}",
         mandatory=False,
     )
-
-
-class Crashes:
-    """How often each message has crashed its handler, so a poison message is parked.
-
-    Classic queues keep no delivery count, and a message returned to its queue after a
-    crash comes straight back: counted here by message id, it is parked after ``limit``
-    crashes instead of looping forever. Quorum queues count too (``x-delivery-limit``),
-    which also covers a message that kills the whole process.
-    """
-
-    def __init__(self, limit: int = 5, remember: int = 10_000):
-        self.limit = max(1, limit)
-        self.remember = remember
-        self._counts: OrderedDict[str, int] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def record(self, message_id: str | None, body: bytes) -> bool:
-        """Count one crash; True when the message has now crashed ``limit`` times."""
-        key = message_id or hashlib.sha256(body).hexdigest()
-        with self._lock:
-            count = self._counts.pop(key, 0) + 1
-            if count >= self.limit:
-                return True
-            self._counts[key] = count
-            while len(self._counts) > self.remember:
-                self._counts.popitem(last=False)
-            return False

@@ -1,15 +1,16 @@
 """The rules stage: one event in, its emails out to the outbox (or the event parked).
 
-An event is acked only once every outbox message it produced is confirmed by the
-broker, so a crash in between re-plans the event rather than losing mail (the outbox
-copies carry the same Message-IDs). Planning runs on one worker thread, so a large
-broadcast or a slow directory never stalls the I/O loop and its heartbeats.
+An event becomes one outcome: parked in ``omero.mail.invalid`` (invalid, or a rule
+failed), folded into a flood digest, or planned (its outbox messages). The worker base
+(``consumer/worker.py``) publishes them and acks the event only once every outbox
+message is confirmed by the broker, so a crash in between re-plans the event rather than
+losing mail (the outbox copies carry the same Message-IDs). Planning runs on one thread,
+so a large broadcast or a slow directory never stalls the I/O loop and its heartbeats.
 """
 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence
 
 from events import topology as topo
@@ -21,6 +22,8 @@ from senders.plan import Plan, plan
 from senders.rules import MailSender
 
 from . import outcomes
+from .outcomes import Folded, Outcome, Parked, Planned
+from .worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +31,7 @@ log = logging.getLogger(__name__)
 ALWAYS_ON = frozenset({"admin.broadcast", "web.error"})
 
 
-#: Outbox messages built and published at a time for one event (see ``_publish_slices``).
+#: Outbox messages built and published at a time for one event (see ``Worker._publish_slice``).
 PUBLISH_SLICE = 1000
 
 #: The event's ``occurred_at``, carried to the delivery stage for the latency metric.
@@ -48,99 +51,52 @@ def outbox_message(mail: Mail, occurred_at: str = "") -> Message:
     )
 
 
-class RulesStage:
+class RulesStage(Worker):
+    name = "rules"
+    queue = topo.EVENTS_QUEUE
+    parking = topo.INVALID_QUEUE
+    crashed = "event %s crashed the rules stage"
+    crash_reason = "rules stage crashed"
+
     def __init__(self, senders: Sequence[MailSender], directory: Callable[[], Directory], mail_from: str,
                  enabled: bool = True, planners: dict[str, Callable[[Event], Plan]] | None = None):
+        super().__init__(threads=1)
         self.senders = list(senders)
         self.directory = directory
         self.mail_from = mail_from
         self.enabled = enabled
         #: Event types planned by something other than the XML senders (broadcast, web errors).
         self.planners = dict(planners or {})
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rules")
-        #: Crashes per event, so a poison event is parked rather than redelivered forever.
-        self.crashes = outcomes.Crashes()
-        #: Observers (metrics): called with (event type or "invalid", the plan or None).
-        self.on_event: Callable[[str, Plan | None], None] = lambda kind, result: None
         #: The flood guard (consumer/flood.py), set by the service; None = every event mailed.
         self.flood = None
         if not enabled:
             log.warning("omero.mail.config is false: event senders send nothing "
                         "(admin broadcasts and web error reports still go out)")
 
-    def handle(self, delivery: Delivery) -> None:
-        self._pool.submit(self._guarded, delivery)
-
-    def _guarded(self, delivery: Delivery) -> None:
-        """A crash returns the event to its queue; one that keeps crashing is parked (poison)."""
-        try:
-            self._handle(delivery)
-        except Exception as exc:  # noqa: BLE001 - the executor would swallow it and leave the event unsettled
-            if self.crashes.record(delivery.message_id, delivery.body):
-                log.exception("event %s crashed the rules stage %d times; parking it", delivery.message_id,
-                              self.crashes.limit)
-                self.park(delivery, f"rules stage crashed {self.crashes.limit} times: {type(exc).__name__}: {exc}")
-            else:
-                log.exception("event %s crashed the rules stage; returning it to the queue", delivery.message_id)
-                delivery.nack(requeue=True)
-
     def guard_floods(self, flood) -> None:
-        """Fold alike events into digests (consumer/flood.py); its timer runs on this stage's worker."""
+        """Fold alike events into digests (consumer/flood.py); its timer runs on this stage's thread."""
         self.flood = flood
-        flood.attach(self._pool.submit)
+        flood.attach(self.submit)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        super().close()
         if self.flood is not None:
             self.flood.close()
 
-    def _handle(self, delivery: Delivery) -> None:
+    def process(self, delivery: Delivery) -> Outcome:
         try:
             event = load_event(delivery.body)
         except InvalidEvent as exc:
-            self.park(delivery, str(exc))
-            return
+            return Parked(topo.INVALID_QUEUE, str(exc))
         try:
             result = self.plan(event)
         except Exception as exc:  # noqa: BLE001 - a rule bug parks the event, it never loops
             log.exception("planning event %s failed", event.id)
-            self.park(delivery, f"rules failed: {type(exc).__name__}: {exc}")
-            return
-        if self.flood is not None and self.flood.fold(event, result, delivery):
-            self.on_event(event.type, Plan(senders=result.senders))
-            return
-        self.on_event(event.type, result)
-        log.info("event %s %s: %d email(s) from %s; %d without email, %d invalid", event.id, event.type,
-                 len(result.mails), ", ".join(result.senders) or "no sender", result.no_email, result.invalid)
-        self._publish_slices(delivery, event, result, 0)
-
-    def _publish_slices(self, delivery: Delivery, event: Event, result: Plan, start: int) -> None:
-        """Publish the outbox messages a slice at a time; ack the event after the last confirm.
-
-        A broadcast to thousands is never held as thousands of encoded messages (nor as
-        thousands of frames in pika's buffer) at once: each slice is built here, on the
-        rules worker, once the one before it is confirmed.
-        """
+            return Parked(topo.INVALID_QUEUE, f"rules failed: {type(exc).__name__}: {exc}")
+        if self.flood is not None and self.flood.fold(event, result):
+            return Folded(event, result)
         occurred_at = event.occurred_at.isoformat()
-        messages = [outbox_message(mail, occurred_at) for mail in result.mails[start:start + PUBLISH_SLICE]]
-        last = start + PUBLISH_SLICE >= len(result.mails)
-        if last:
-            messages.append(outcomes.result(event.id, outcomes.PLANNED, type=event.type, total=len(result.mails),
-                                            no_email=result.no_email, invalid=result.invalid,
-                                            senders=result.senders))
-
-        def confirmed(reasons: list) -> None:
-            failed = [r for r in (reasons[:-1] if last else reasons) if r]
-            if failed:
-                log.warning("event %s: %d outbox message(s) not confirmed (%s); returning it to the queue",
-                            event.id, len(failed), failed[0])
-                delivery.nack(requeue=True)
-            elif last:
-                delivery.ack()
-            else:
-                self._pool.submit(self._publish_slices, delivery, event, result, start + PUBLISH_SLICE)
-
-        delivery.publish_many(messages, confirmed)
+        return Planned(event, result, (outbox_message(mail, occurred_at) for mail in result.mails), PUBLISH_SLICE)
 
     def plan(self, event: Event) -> Plan:
         planner = self.planners.get(event.type)
@@ -149,25 +105,3 @@ class RulesStage:
         if not self.enabled and event.type not in ALWAYS_ON:
             return Plan()
         return plan(event, self.senders, self.directory(), self.mail_from)
-
-    def park(self, delivery: Delivery, reason: str) -> None:
-        self.on_event(outcomes.INVALID, None)
-        log.warning("invalid event %s parked in %s: %s", delivery.message_id or "(no id)", topo.INVALID_QUEUE,
-                    outcomes.one_line(reason, 200))
-        message = outcomes.parked(delivery.body, delivery.message_id, topo.INVALID_KEY, {
-            **delivery.headers,
-            outcomes.FROM_QUEUE: topo.EVENTS_QUEUE,
-            outcomes.ROUTING_KEY: delivery.routing_key,
-        }, reason, delivery.content_type)
-        event_id = outcomes.event_id_of(delivery.body)
-        if event_id:
-            # Whoever follows the event (broadcast --wait) learns it was refused, and why.
-            delivery.publish(outcomes.result(event_id, outcomes.INVALID, reason=outcomes.one_line(reason)))
-
-        def confirmed(reason_not_parked: str | None) -> None:
-            if reason_not_parked:
-                delivery.nack(requeue=True)
-            else:
-                delivery.ack()
-
-        delivery.publish(message, confirmed)

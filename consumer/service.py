@@ -110,8 +110,9 @@ class Service:
             self.monitoring.start()
             log.info("metrics on http://%s:%d/metrics, health on /healthz",
                      self.props["omero.mail.metrics.host"], self.monitoring.port)
-        if self.delivery:
-            self.delivery.start()
+        for stage in (self.rules, self.delivery):
+            if stage:
+                stage.start()
         try:
             self.consumer.run()
         finally:

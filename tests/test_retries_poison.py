@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from consumer import outcomes, parking
-from consumer.outcomes import Crashes
+from consumer.worker import Crashes
 from events import topology as topo
 from events.broker import Message, Publisher, declare_topology, queue_depths
 

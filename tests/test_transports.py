@@ -6,11 +6,16 @@ import mailbox
 
 import pytest
 
+from consumer import outcomes
 from events.config import Properties
-from senders.transports import Envelope, Transport, TransportConfigError, make_transport, transport_class
+from senders.transports import (Envelope, PermanentError, Transport, TransportConfigError, make_transport,
+                                transport_class)
 from senders.transports.console import ConsoleTransport
 from senders.transports.maildir import MaildirTransport
 from senders.transports.smtp import SMTPTransport
+
+from .conftest import wait_for
+from .faults import outbox_mail, parked, publish_mails
 
 MESSAGE = b"From: omero@example.org\r\nTo: root@example.org\r\nSubject: hello\r\n\r\nbody\r\n"
 
@@ -22,6 +27,21 @@ class RecordingTransport(Transport):
 
     def send(self, envelope):
         self.sent.append(envelope)
+        return {}
+
+
+class CampusOnlyTransport(Transport):
+    """A site's own transport that refuses recipients outside its domain, as SMTP would."""
+
+    delivered: list = []
+
+    def send(self, envelope):
+        refused = {r: "550 5.7.1 not a campus address" for r in envelope.recipients if not r.endswith("@example.org")}
+        accepted = [r for r in envelope.recipients if r not in refused]
+        if not accepted:
+            raise PermanentError("no campus recipient", refused)
+        self.delivered.extend(accepted)
+        return refused
 
 
 @pytest.mark.parametrize("bean", ["defaultMailSender", "smtp", ""])
@@ -67,8 +87,19 @@ def test_the_console_transport_prints_the_message(capsys):
 def test_the_consumer_delivers_through_the_configured_bean(make_service, publish, tmp_path):
     make_service(omero__mail__bean="maildir", omero__mail__maildir__path=str(tmp_path / "mail"))
     publish("server.startup")
-    from .conftest import wait_for
-
     box = wait_for(lambda: len(list(mailbox.Maildir(tmp_path / "mail", create=True))) == 2 or None,
                    what="two mails in the Maildir")
     assert box
+
+
+def test_a_recipient_refused_by_a_sites_own_transport_is_parked_alone_and_the_others_get_the_mail(make_service, props):
+    CampusOnlyTransport.delivered.clear()
+    make_service(omero__mail__bean=f"{__name__}:CampusOnlyTransport")
+    url = props["omero.mail.broker.url"]
+    [mail] = publish_mails(url, [outbox_mail("root@example.org", cc=("alice@example.org", "bob@elsewhere.org"))])
+    wait_for(lambda: parked(url), what="the refused recipient parked")
+    [copy] = parked(url)
+    assert sorted(CampusOnlyTransport.delivered) == ["alice@example.org", "root@example.org"]
+    assert copy.message_id == mail.message_id
+    assert list(copy.headers[outcomes.RECIPIENTS]) == ["bob@elsewhere.org"]
+    assert "550 5.7.1 not a campus address" in copy.headers[outcomes.REASON]

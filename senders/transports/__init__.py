@@ -11,12 +11,12 @@ import importlib
 from importlib.metadata import entry_points
 from typing import Mapping
 
-from .base import DeliveryError, Envelope, PermanentError, TransientError, Transport
+from .base import DeliveryError, Envelope, PermanentError, Refused, TransientError, Transport
 
 ENTRY_POINT_GROUP = "omero_mail.transports"
 _ALIASES = {"defaultMailSender": "smtp", "": "smtp"}
 
-__all__ = ["DeliveryError", "Envelope", "PermanentError", "TransientError", "Transport",
+__all__ = ["DeliveryError", "Envelope", "PermanentError", "Refused", "TransientError", "Transport",
            "transport_class", "make_transport"]
 
 

@@ -1,17 +1,23 @@
 """The shape of a transport (``omero.mail.bean``): open, send one message, close.
 
 Modelled on Django's mail backends. A transport is built from the properties, keeps
-whatever connection it needs between messages, and raises :class:`TransientError` (try
-again later) or :class:`PermanentError` (never will work) so the delivery stage can
-decide between a retry and the parking lot. A new transport is a subclass with
-``send``; register it under the entry point group ``omero_mail.transports`` or name it
-as ``module:Class`` in ``omero.mail.bean``.
+whatever connection it needs between messages, and reports per message what the
+delivery stage needs to decide between done, a retry and the parking lot: it returns the
+recipients refused while others were accepted (each with the server's reply, whose first
+digit says 4xx = try again, 5xx = never), and raises :class:`TransientError` (try again
+later) or :class:`PermanentError` (never will work) when nobody got the message. A new
+transport is a subclass with ``send``; register it under the entry point group
+``omero_mail.transports`` or name it as ``module:Class`` in ``omero.mail.bean``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Mapping, Sequence
+
+#: Recipients refused while the others were accepted: address -> the SMTP reply, e.g.
+#: ``{"bob@example.org": "550 5.1.1 No such user"}``; empty when everyone was accepted.
+Refused = dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,11 @@ class Transport:
     def close(self) -> None:
         """Release the connection. Safe to call twice."""
 
-    def send(self, envelope: Envelope) -> None:
+    def send(self, envelope: Envelope) -> Refused:
+        """Send one message; return the recipients refused while the others were accepted.
+
+        Raise :class:`TransientError` or :class:`PermanentError` when no recipient got it.
+        """
         raise NotImplementedError
 
     def __enter__(self) -> "Transport":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import mailbox
 from pathlib import Path
 
-from .base import Envelope, TransientError, Transport
+from .base import Envelope, Refused, TransientError, Transport
 
 
 class MaildirTransport(Transport):
@@ -18,9 +18,10 @@ class MaildirTransport(Transport):
             path = Path(self.props.get("omero.mail.maildir.path") or "var/mail")
             self._box = mailbox.Maildir(path, create=True)
 
-    def send(self, envelope: Envelope) -> None:
+    def send(self, envelope: Envelope) -> Refused:
         self.open()
         try:
             self._box.add(envelope.data)
         except OSError as exc:
             raise TransientError(f"cannot write to Maildir: {exc.strerror}") from None
+        return {}

@@ -18,7 +18,7 @@ import socket
 import ssl
 from typing import Mapping
 
-from .base import Envelope, PermanentError, TransientError, Transport
+from .base import Envelope, PermanentError, Refused, TransientError, Transport
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class SMTPTransport(Transport):
             smtp.close()
 
     # -- sending -----------------------------------------------------------------------
-    def send(self, envelope: Envelope) -> dict[str, str]:
+    def send(self, envelope: Envelope) -> Refused:
         """Send one message; return the recipients refused when others were accepted."""
         for attempt in (1, 2):
             reused = self._smtp is not None
