@@ -15,7 +15,7 @@ from typing import Sequence
 from events.broker import BrokerError
 from senders.directory import DirectoryError
 from senders.transports import TransportConfigError
-from events.bridge.state import StateError
+from events.bridge.errors import BridgeError
 from senders.xmlconfig import SenderConfigError
 
 from .commands import COMMANDS, CommandError
@@ -23,7 +23,7 @@ from events.config import ConfigError, Properties, load, redact
 
 #: Errors that are the admin's to fix: printed as one line, exit 1, no traceback.
 EXPECTED_ERRORS = (CommandError, ConfigError, BrokerError, DirectoryError, TransportConfigError, SenderConfigError,
-                   StateError)
+                   BridgeError)
 
 
 class _JsonFormatter(logging.Formatter):

@@ -16,6 +16,7 @@ from typing import Callable, Iterable
 import psycopg
 
 from .cursor import EventlogCursor, Snapshot
+from .errors import BridgeError
 
 #: Comments are ``annotation`` rows with this discriminator (OMERO's mapping of CommentAnnotation).
 COMMENT_DISCRIMINATOR = "/basic/text/comment/"
@@ -105,7 +106,7 @@ class EventlogReader:
         with conn.transaction():
             found = self._execute(conn, "select value from configuration where name = 'omero.db.uuid'")
         if not found or not found[0][0]:
-            raise psycopg.DataError("OMERO's configuration table has no omero.db.uuid: is this an OMERO database?")
+            raise BridgeError("OMERO's configuration table has no omero.db.uuid: is this an OMERO database?")
         return str(found[0][0])
 
     def end(self, conn: psycopg.Connection) -> int:

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
+from .errors import BridgeError
 from .state import LogPosition
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,11 @@ class LogFollower:
 
     def _open(self, path: Path, offset: int, before: bytes = b"") -> None:
         self.close()
-        handle = open(path, "rb")
+        try:
+            handle = open(path, "rb")
+        except OSError as exc:
+            raise BridgeError(f"cannot read OMERO's log {path}: {exc.strerror} (run the bridge as a user of "
+                              "OMERO's group, or set omero.mail.bridge.log empty to follow no log)") from None
         self._file, self._identity, self._offset = handle, _identity(os.fstat(handle.fileno())), offset
         if offset and not before:  # a first start at the end: remember what ends there
             handle.seek(max(0, offset - BEFORE_BYTES))

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import psycopg
-from tenacity import Retrying, retry_if_exception_type, wait_exponential_jitter
+from tenacity import Retrying, retry_if_exception, wait_exponential_jitter
 
 from .. import topology as topo
 from ..broker import BrokerError, Message, Publisher
@@ -31,6 +31,7 @@ from ..omerodb import connect, describe, reason
 from ..schemas import Event
 from . import leader, omerolog
 from .cursor import EventlogCursor
+from .errors import BridgeError
 from .eventlog import EventlogReader, prepare
 from .follow import LogFollower
 from .mapping import map_poll
@@ -75,7 +76,7 @@ class Bridge:
     def run(self, once: bool = False) -> None:
         """Until stopped (or, with ``once``, until one cycle has published and recorded)."""
         retrying = Retrying(
-            retry=retry_if_exception_type((psycopg.Error, BrokerError)),
+            retry=retry_if_exception(is_outage),
             wait=wait_exponential_jitter(initial=1, max=MAX_BACKOFF_SECONDS),
             stop=lambda _state: self._stop.is_set(),
             sleep=self._stop.wait,
@@ -94,6 +95,14 @@ class Bridge:
 
     def _step(self) -> bool:
         """One cycle, or one try for the lead; True once a cycle has published and recorded."""
+        try:
+            return self._step_once()
+        except NOT_OUTAGES as exc:
+            raise BridgeError(f"OMERO's database ({describe(self.settings.dsn)}) refused the bridge: "
+                              f"{reason(exc, self.settings.dsn)} (is it OMERO's, and does the role have README's "
+                              "grants?)") from None
+
+    def _step_once(self) -> bool:
         if not self._lead():
             self._stop.wait(STANDBY_SECONDS)
             return False
@@ -229,6 +238,15 @@ def _age(moment: datetime | None) -> float:
         return 0.0
     moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
     return max(0.0, (datetime.now(timezone.utc) - moment).total_seconds())
+
+
+#: Database errors that waiting does not mend: the role lacks a grant, or this is not OMERO.
+NOT_OUTAGES = (psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Worth waiting out and trying again: RabbitMQ or the database failing for now."""
+    return isinstance(exc, BrokerError) or (isinstance(exc, psycopg.Error) and not isinstance(exc, NOT_OUTAGES))
 
 
 def raise_state_mismatch(path, saved: str, current: str) -> None:

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .cursor import EventlogCursor
+from .errors import BridgeError
 
 VERSION = 1
 
 
-class StateError(Exception):
+class StateError(BridgeError):
     """The state file cannot be read or written; the message names it."""
 
 
