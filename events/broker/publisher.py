@@ -1,11 +1,11 @@
 """The :class:`Publisher`: publish, and return once RabbitMQ confirmed every message.
 
 It owns one pika SelectConnection and drives its I/O loop itself (``poll()``, never
-``start()``), only while it waits for something: a channel, or the confirms of a batch.
-Confirms are pipelined: a batch is sent whole, then its acks are collected. A connection
-lost mid-batch is reopened and the messages whose confirm never came are published again
-(at-least-once; consumers tell the copies apart by message id). tenacity spaces the
-attempts out.
+``start()``), only while it waits for something: a channel, the confirms of a batch, or
+the time given to :meth:`Publisher.sleep`. Confirms are pipelined: a batch is sent whole,
+then its acks are collected. A connection lost mid-batch is reopened and the messages
+whose confirm never came are published again (at-least-once; consumers tell the copies
+apart by message id). tenacity spaces the attempts out.
 """
 
 from __future__ import annotations
@@ -119,6 +119,26 @@ class Publisher:
             raise _Unconfirmed([messages[i] for i in unknown], str(lost) if lost else results[unknown[0]])
 
     # -- waiting ---------------------------------------------------------------------
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` with the connection alive: heartbeats answered, a close noticed.
+
+        A caller that publishes now and then (the bridge, between polls of OMERO) waits
+        here instead of in ``time.sleep``, during which RabbitMQ would see no heartbeats
+        and close the connection. With no connection open this is ``time.sleep``.
+        """
+        deadline = time.monotonic() + seconds
+        connection = self._connection
+        if connection is not None and connection.is_open:
+            ioloop = connection.ioloop
+            wake = ioloop.call_later(seconds, lambda: None)  # so poll() returns by the deadline
+            try:
+                while not connection.is_closed and time.monotonic() < deadline:
+                    ioloop.poll()
+                    ioloop.process_timeouts()
+            finally:
+                ioloop.remove_timeout(wake)
+        time.sleep(max(0.0, deadline - time.monotonic()))
+
     def _run_until(self, condition: Callable[[], bool], what: str) -> None:
         assert self._connection is not None
         ioloop = self._connection.ioloop
