@@ -66,13 +66,10 @@ class Consumer:
         consumed is followed by :data:`RECONNECT_PAUSE`, and the waits start afresh.
         """
         while True:
-            Retrying(retry=retry_if_result(lambda consumed: not consumed and not self._stopping.is_set()),
-                     wait=wait_exponential_jitter(initial=1.0, max=self.max_reconnect_delay),
-                     sleep=self._stopping.wait, before_sleep=self._before_reconnect)(self._connect)
+            self._connect_until_consuming()
             if self._stopping.is_set():
                 break
-            self.reconnects += 1
-            log.warning("reconnecting to RabbitMQ at %s in %.0fs", redacted(self.url), RECONNECT_PAUSE)
+            self._reconnecting_in(RECONNECT_PAUSE)
             self._stopping.wait(RECONNECT_PAUSE)
         log.info("consumer stopped")
 
@@ -99,9 +96,17 @@ class Consumer:
         except Exception:  # noqa: BLE001 - loop closed: the broker requeues the message
             log.debug("I/O loop gone; dropping a settle/publish", exc_info=True)
 
-    def _before_reconnect(self, retry_state) -> None:
+    def _connect_until_consuming(self) -> None:
+        """Connect, and again after tenacity's wait each time a connection fails before consuming."""
+        Retrying(retry=retry_if_result(lambda consumed: not consumed and not self._stopping.is_set()),
+                 wait=wait_exponential_jitter(initial=1.0, max=self.max_reconnect_delay),
+                 sleep=self._stopping.wait,
+                 before_sleep=lambda retry_state: self._reconnecting_in(retry_state.next_action.sleep),
+                 )(self._connect)
+
+    def _reconnecting_in(self, delay: float) -> None:
         self.reconnects += 1
-        log.warning("reconnecting to RabbitMQ at %s in %.0fs", redacted(self.url), retry_state.next_action.sleep)
+        log.warning("reconnecting to RabbitMQ at %s in %.0fs", redacted(self.url), delay)
 
     # -- the protocol steps, in order ----------------------------------------------
     def _connect(self) -> bool:
