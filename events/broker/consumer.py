@@ -1,0 +1,219 @@
+"""The :class:`Consumer`: run subscriptions on one connection, reconnect, stop cleanly.
+
+Shaped as pika's asynchronous consumer example and kombu's ConsumerMixin: one method per
+step of the protocol (connect, open a channel per subscription, set its prefetch, consume;
+settling is the channel's, see :mod:`events.broker.channel`; close), a reconnect with a
+growing delay, and a :meth:`Consumer.stop` that lets in-flight work finish. The I/O loop
+runs on the thread that called :meth:`Consumer.run` and only ever waits on the socket, so
+heartbeats are answered while handlers' work runs on worker threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable, Sequence
+
+from pika.adapters.select_connection import SelectConnection
+from tenacity import Retrying, retry_if_result, wait_exponential_jitter
+
+from .channel import ChannelState, Subscription
+from .connection import describe, parameters, redacted
+from .errors import BrokerError
+
+log = logging.getLogger(__name__)
+
+#: Seconds to wait after losing a connection that was consuming, before connecting again:
+#: enough not to spin on a channel the broker keeps closing.
+RECONNECT_PAUSE = 1.0
+
+
+class Consumer:
+    """Consume subscriptions on one connection; reconnect with a growing delay; stop cleanly.
+
+    ``on_connect`` runs before each connection (it declares the topology); a
+    :class:`BrokerError` from it counts as a failed connection. On :meth:`stop`, the
+    consumers are cancelled and in-flight messages settled (up to ``drain_timeout``).
+    """
+
+    def __init__(self, url: str, subscriptions: Sequence[Subscription], *, heartbeat: int = 60,
+                 on_connect: Callable[[], None] | None = None, max_reconnect_delay: float = 30.0,
+                 drain_timeout: float = 30.0, name: str = "omero-mail consumer"):
+        self.url = url
+        self.subscriptions = list(subscriptions)
+        self.heartbeat = heartbeat
+        self.on_connect = on_connect
+        self.max_reconnect_delay = max_reconnect_delay
+        self.drain_timeout = drain_timeout
+        self.name = name
+        self.connected = threading.Event()
+        self.last_message_at: float | None = None
+        self.reconnects = 0
+        self._connection: SelectConnection | None = None
+        self._channels: dict[str, ChannelState] = {}
+        self._consuming = False
+        self._stopping = threading.Event()
+        self._draining = False
+        self._io_thread: int | None = None
+
+    # -- public ----------------------------------------------------------------
+    def run(self) -> None:
+        """Consume until :meth:`stop`; connect again whenever the connection is lost.
+
+        Connections that fail before consuming are tried again after tenacity's waits
+        (exponential with jitter, capped at ``max_reconnect_delay``). One lost after it
+        consumed is followed by :data:`RECONNECT_PAUSE`, and the waits start afresh.
+        """
+        while True:
+            self._connect_until_consuming()
+            if self._stopping.is_set():
+                break
+            self._reconnecting_in(RECONNECT_PAUSE)
+            self._stopping.wait(RECONNECT_PAUSE)
+        log.info("consumer stopped")
+
+    def stop(self) -> None:
+        """Stop taking messages, let in-flight ones finish, then close. Thread-safe."""
+        self._stopping.set()
+        connection = self._connection
+        if connection is not None:
+            try:
+                connection.ioloop.add_callback_threadsafe(self._begin_drain)
+            except Exception:  # noqa: BLE001 - the loop may be gone already
+                pass
+
+    def call_soon(self, fn: Callable, *args) -> None:
+        """Run ``fn(*args)`` on the I/O loop. Thread-safe."""
+        if threading.get_ident() == self._io_thread:
+            fn(*args)
+            return
+        connection = self._connection
+        if connection is None:
+            return
+        try:
+            connection.ioloop.add_callback_threadsafe(lambda: fn(*args))
+        except Exception:  # noqa: BLE001 - loop closed: the broker requeues the message
+            log.debug("I/O loop gone; dropping a settle/publish", exc_info=True)
+
+    def _connect_until_consuming(self) -> None:
+        """Connect, and again after tenacity's wait each time a connection fails before consuming."""
+        Retrying(retry=retry_if_result(lambda consumed: not consumed and not self._stopping.is_set()),
+                 wait=wait_exponential_jitter(initial=1.0, max=self.max_reconnect_delay),
+                 sleep=self._stopping.wait,
+                 before_sleep=lambda retry_state: self._reconnecting_in(retry_state.next_action.sleep),
+                 )(self._connect)
+
+    def _reconnecting_in(self, delay: float) -> None:
+        self.reconnects += 1
+        log.warning("reconnecting to RabbitMQ at %s in %.0fs", redacted(self.url), delay)
+
+    # -- the protocol steps, in order ----------------------------------------------
+    def _connect(self) -> bool:
+        """One connection's life, its I/O loop run here; True if it got as far as consuming."""
+        if self._stopping.is_set():
+            return False
+        self._consuming = False
+        if self.on_connect is not None:
+            try:
+                self.on_connect()
+            except BrokerError as exc:
+                log.error("%s", exc)
+                return False
+        self._connection = SelectConnection(
+            parameters(self.url, heartbeat=self.heartbeat, name=self.name),
+            on_open_callback=self._on_connection_open,
+            on_open_error_callback=self._on_connection_open_error,
+            on_close_callback=self._on_connection_closed,
+        )
+        self._io_thread = threading.get_ident()
+        try:
+            self._connection.ioloop.start()
+        finally:
+            self.connected.clear()
+            for state in self._channels.values():
+                state.retire("connection closed")
+            self._channels.clear()
+            self._io_thread = None
+        return self._consuming
+
+    def _on_connection_open(self, connection) -> None:
+        log.info("connected to RabbitMQ at %s", redacted(self.url))
+        if self._stopping.is_set():
+            connection.close()
+            return
+        for subscription in self.subscriptions:
+            self._open_channel(connection, subscription)
+
+    def _open_channel(self, connection, subscription: Subscription) -> None:
+        connection.channel(on_open_callback=lambda channel: self._on_channel_open(channel, subscription))
+
+    def _on_channel_open(self, channel, subscription: Subscription) -> None:
+        state = ChannelState(channel, subscription, call_soon=self.call_soon,
+                             after_settle=self._after_settle, received=self._received)
+        self._channels[subscription.queue] = state
+        channel.add_on_close_callback(lambda _channel, reason: self._on_channel_closed(state, reason))
+        self._set_qos(state)
+
+    def _set_qos(self, state: ChannelState) -> None:
+        state.channel.basic_qos(prefetch_count=state.subscription.prefetch,
+                                callback=lambda _frame: self._start_consuming(state))
+
+    def _start_consuming(self, state: ChannelState) -> None:
+        if self._stopping.is_set():
+            return
+        state.consume()
+        self._consuming = True
+        if len(self._channels) == len(self.subscriptions) and all(s.consumer_tag for s in self._channels.values()):
+            self.connected.set()
+            log.info("consuming %s", ", ".join(s.queue for s in self.subscriptions))
+
+    def _received(self) -> None:
+        self.last_message_at = time.monotonic()
+
+    # -- losing the connection or a channel ----------------------------------------
+    def _on_connection_open_error(self, _connection, exc) -> None:
+        log.error("cannot connect to RabbitMQ at %s: %s", redacted(self.url), describe(exc))
+        self._connection.ioloop.stop()
+
+    def _on_connection_closed(self, _connection, reason) -> None:
+        for state in list(self._channels.values()):
+            state.retire("connection closed")
+        if not self._stopping.is_set():
+            log.warning("connection to RabbitMQ closed: %s", describe(reason))
+        self._connection.ioloop.stop()
+
+    def _on_channel_closed(self, state: ChannelState, reason) -> None:
+        state.retire("channel closed")
+        if self._channels.get(state.subscription.queue) is state:
+            del self._channels[state.subscription.queue]
+        if self._stopping.is_set() or self._connection is None:
+            return
+        # A channel closed by the broker (a queue deleted, a precondition failed) is
+        # recovered like a lost connection: close, wait, start again.
+        log.warning("channel for %s closed: %s", state.subscription.queue, describe(reason))
+        if self._connection.is_open:
+            self._connection.close()
+
+    # -- stopping --------------------------------------------------------------------
+    def _begin_drain(self) -> None:
+        if self._draining or self._connection is None:
+            return
+        self._draining = True
+        self.connected.clear()
+        for state in self._channels.values():
+            state.cancel()
+        self._after_settle()
+        self._connection.ioloop.call_later(self.drain_timeout, self._close)
+
+    def _after_settle(self) -> None:
+        if self._draining and all(state.idle for state in self._channels.values()):
+            self._close()
+
+    def _close(self) -> None:
+        connection = self._connection
+        if connection is not None and connection.is_open:
+            left = sum(s.unsettled for s in self._channels.values())
+            if left:
+                log.warning("closing with %d unsettled message(s); RabbitMQ returns them to their queue", left)
+            connection.close()
