@@ -134,3 +134,23 @@ def test_failed_logins_across_appends_rotation_truncation_and_a_restart_are_each
     assert bridge.wait(30) == 0
     events.extend(published(bridge_props))
     assert [e["data"]["user"] for e in events] == expected
+
+
+def test_an_idle_bridge_keeps_its_broker_connection_alive_through_heartbeats(omero_db, bridge_props, tmp_path):
+    url = bridge_props["omero.mail.broker.url"]
+    bridge_props.update({"omero.mail.broker.url": url + "?heartbeat=1"}, origin="test")
+    config = write_properties(bridge_props, tmp_path / "bridge.properties")
+    log = tmp_path / "bridge.log"
+    bridge = start_bridge(config, "--log-level", "DEBUG", log=log)
+    wait_for((tmp_path / "bridge-state.json").exists, 30, what="the bridge to start")
+    with omero_db.transaction() as tx:
+        tx.new_group("before")
+    events: list[dict] = []
+    collect(bridge_props, events, lambda e: len(e) >= 1, 30, what="the first event")
+    time.sleep(5)  # five heartbeat intervals with nothing to publish
+    with omero_db.transaction() as tx:
+        tx.new_group("after")
+    collect(bridge_props, events, lambda e: len(e) >= 2, 30, what="the second event")
+    bridge.terminate()
+    assert bridge.wait(30) == 0
+    assert "publish attempt" not in log.read_text() and "connection to RabbitMQ lost" not in log.read_text()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -43,6 +44,8 @@ log = logging.getLogger("omero_mail.bridge")
 
 #: How often a standby asks for the lead.
 STANDBY_SECONDS = 1.0
+#: How long a stop may wait while the bridge idles between polls.
+IDLE_SLICE_SECONDS = 0.2
 #: Waits between attempts after an outage: exponential with jitter, at most this long.
 MAX_BACKOFF_SECONDS = 30.0
 
@@ -111,8 +114,14 @@ class Bridge:
             log.info("OMERO's database and RabbitMQ answer again: publishing")
             self._failing = False
         if not busy:
-            self._stop.wait(self.settings.poll_seconds)
+            self._idle(self.settings.poll_seconds)
         return True
+
+    def _idle(self, seconds: float) -> None:
+        """Wait for the next poll with the broker connection's heartbeats answered; a stop ends it."""
+        deadline = time.monotonic() + seconds
+        while not self._stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            self.publisher.sleep(min(IDLE_SLICE_SECONDS, left))
 
     def _on_outage(self, retry_state) -> None:
         exc = retry_state.outcome.exception()
