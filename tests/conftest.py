@@ -97,7 +97,7 @@ def rabbitmq():
     except (RabbitMQError, OSError, subprocess.SubprocessError) as exc:
         broker.stop()
         pytest.exit(f"RabbitMQ at {broker.host}:{broker.port} is running, but the tests cannot make a vhost "
-                    f"on it (run them as root or as the rabbitmq user, or set OMERO_MAIL_TEST_AMQP_URL): {exc}",
+                    f"on it (rabbitmqctl must manage it: run the tests as root or as the rabbitmq user): {exc}",
                     returncode=pytest.ExitCode.TESTS_FAILED)
     yield broker
     left = broker.delete_vhosts()
