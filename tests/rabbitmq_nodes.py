@@ -150,15 +150,22 @@ class Cluster:
         return set(status["running_nodes"])
 
 
-def _start_nodes(home: Path, count: int) -> list[Node]:
-    scripts = scripts_dir()
-    if scripts is None:
-        raise NodeError("rabbitmq-server is not installed")
+def _new_cookie(home: Path) -> None:
+    """The cookie the nodes of ``home`` and their CLI share, and nothing else knows."""
     home.mkdir(parents=True, exist_ok=True)
     cookie = home / ".erlang.cookie"
     if not cookie.exists():
         cookie.write_text(secrets.token_hex(20))
         cookie.chmod(0o400)
+
+
+@contextmanager
+def start_cluster(home: Path, count: int):
+    """``count`` nodes joined into one cluster, stopped and removed on exit."""
+    scripts = scripts_dir()
+    if scripts is None:
+        raise NodeError("rabbitmq-server is not installed")
+    _new_cookie(home)
     run = uuid.uuid4().hex[:8]
     nodes = [Node(scripts, home, f"omero-mail-test-{run}-{i}") for i in range(1, count + 1)]
     try:
@@ -167,38 +174,19 @@ def _start_nodes(home: Path, count: int) -> list[Node]:
             node.start()
         for node in nodes:
             node.wait_until_running()
-    except BaseException:
-        for node in nodes:
-            node.stop()
-        raise
-    return nodes
-
-
-def _remove(nodes: list[Node]) -> None:
-    for node in nodes:
-        node.stop()
-    for node in nodes:
-        shutil.rmtree(node.dir, ignore_errors=True)
-
-
-@contextmanager
-def private_node(home: Path):
-    """One node, stopped and removed on exit."""
-    nodes = _start_nodes(home, 1)
-    try:
-        yield nodes[0]
-    finally:
-        _remove(nodes)
-
-
-@contextmanager
-def start_cluster(home: Path, count: int):
-    """``count`` nodes joined into one cluster, stopped and removed on exit."""
-    nodes = _start_nodes(home, count)
-    try:
         for node in nodes[1:]:
             node.join(nodes[0])
         nodes[0].ctl("await_online_nodes", str(count), "--timeout", str(int(START_TIMEOUT)))
         yield Cluster(nodes)
     finally:
-        _remove(nodes)
+        for node in nodes:
+            node.stop()
+        for node in nodes:
+            shutil.rmtree(node.dir, ignore_errors=True)
+
+
+@contextmanager
+def private_node(home: Path):
+    """One node, stopped and removed on exit."""
+    with start_cluster(home, 1) as cluster:
+        yield cluster.seed
