@@ -74,6 +74,8 @@ class Node:
             "RABBITMQ_LOG_BASE": str(self.dir / "log"),
             "RABBITMQ_PID_FILE": str(self.dir / "rabbitmq.pid"),
             "RABBITMQ_FEATURE_FLAGS_FILE": str(self.dir / "feature_flags"),
+            # A VM that fails to boot writes its crash dump here, not into the tests' directory.
+            "ERL_CRASH_DUMP": str(self.dir / "erl_crash.dump"),
         }
 
     def ctl(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
