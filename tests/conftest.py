@@ -1,13 +1,19 @@
 """Shared fixtures: a real broker (a vhost per test), a real SMTP server, a running consumer.
 
+A test that stops, blocks or clusters RabbitMQ is marked ``private_broker`` (or asks for
+``rabbitmq_cluster``) and gets nodes of the session's own instead of the shared broker.
+
 ``make_service(**properties)`` starts the whole consumer in a thread against the test's
 vhost and SMTP server, and stops it (gracefully) at the end of the test.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import shutil
+import subprocess
 import threading
 import time
 import uuid
@@ -24,7 +30,8 @@ from events import topology as topo
 from events.broker import Message, Publisher, declare_topology
 from events.schemas import new_event
 
-from .services import find_postgres_dsn, find_rabbitmq, free_port, unavailable
+from . import rabbitmq_nodes
+from .services import RabbitMQ, RabbitMQError, find_postgres_dsn, find_rabbitmq, free_port, unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_SENDERS = ROOT / "etc" / "mail-senders.example"
@@ -58,21 +65,79 @@ def take_all(url: str, queue: str) -> list[tuple[dict, bytes]]:
         connection.close()
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "private_broker: the test's vhost is on the session's own RabbitMQ node "
+                                       "(tests/rabbitmq_nodes.py), for a test that stops or blocks its broker")
+
+
+@pytest.fixture(autouse=True)
+def restored_logging():
+    """Put the root logger back after a test that ran the CLI in-process.
+
+    ``omero-mail``'s main() points the root logger at the sys.stderr of that moment,
+    which is the test's captured stream; pytest closes it after the test, and every
+    later record (a consumer's, aiosmtpd's) would print a "Logging error" traceback.
+    """
+    root, pika = logging.getLogger(), logging.getLogger("pika")
+    handlers, level, pika_level = list(root.handlers), root.level, pika.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    pika.setLevel(pika_level)
+
+
 @pytest.fixture(scope="session")
 def rabbitmq():
+    """The machine's broker, shared with other test runs: the tests only make vhosts on it."""
     broker = find_rabbitmq()
     if broker is None:
         unavailable("RabbitMQ")
+    try:
+        broker.check()
+    except (RabbitMQError, OSError, subprocess.SubprocessError) as exc:
+        broker.stop()
+        pytest.exit(f"RabbitMQ at {broker.host}:{broker.port} is running, but the tests cannot make a vhost "
+                    f"on it (rabbitmqctl must manage it: run the tests as root or as the rabbitmq user): {exc}",
+                    returncode=pytest.ExitCode.TESTS_FAILED)
     yield broker
-    broker.delete_vhosts()
-    if broker.container is not None:
-        broker.container.stop()
+    left = broker.delete_vhosts()
+    broker.stop()
+    assert not left, f"test vhosts left on the broker: {left}"
+
+
+@pytest.fixture(scope="session")
+def private_rabbitmq(tmp_path_factory):
+    """A RabbitMQ node of the session's own, shared by the tests marked ``private_broker``."""
+    if rabbitmq_nodes.scripts_dir() is None:
+        unavailable("rabbitmq-server (for a private RabbitMQ node)")
+    with rabbitmq_nodes.private_node(tmp_path_factory.mktemp("rabbitmq")) as node:
+        yield RabbitMQ(node.url(), node.ctl)
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_cluster(tmp_path_factory):
+    """``rabbitmq_cluster(n)``: a cluster of ``n`` private nodes, started once per session and size."""
+    if rabbitmq_nodes.scripts_dir() is None:
+        unavailable("rabbitmq-server (for a private RabbitMQ cluster)")
+    with contextlib.ExitStack() as stack:
+        clusters: dict[int, rabbitmq_nodes.Cluster] = {}
+
+        def start(count: int) -> rabbitmq_nodes.Cluster:
+            if count not in clusters:
+                home = tmp_path_factory.mktemp(f"rabbitmq-cluster-{count}")
+                clusters[count] = stack.enter_context(rabbitmq_nodes.start_cluster(home, count))
+            return clusters[count]
+
+        yield start
 
 
 @pytest.fixture
-def amqp_url(rabbitmq) -> str:
-    """A fresh vhost of the real broker, topology not yet declared."""
-    return rabbitmq.url(rabbitmq.new_vhost())
+def amqp_url(request) -> str:
+    """A fresh vhost, topology not yet declared: on the shared broker, or on the session's
+    private node for a test marked ``private_broker``."""
+    private = request.node.get_closest_marker("private_broker") is not None
+    broker = request.getfixturevalue("private_rabbitmq" if private else "rabbitmq")
+    return broker.url(broker.new_vhost())
 
 
 class SMTPServer(Sink):

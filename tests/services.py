@@ -6,7 +6,9 @@ started with testcontainers where Docker runs. Under CI (``CI`` set) a missing s
 fails the run; elsewhere the tests that need it are skipped with the reason.
 
 Isolation: each test gets its own RabbitMQ vhost (made with ``rabbitmqctl``, which the
-local broker's machine has) and its own PostgreSQL database.
+local broker's machine has, and deleted at the end of the session) and its own PostgreSQL
+database. A test that stops or blocks its broker gets a vhost on a node of the session's
+own instead (tests/rabbitmq_nodes.py): the local broker is shared with other test runs.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 import uuid
+from typing import Callable
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -46,87 +48,90 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class RabbitMQ:
-    """A broker the tests may create vhosts on."""
+class RabbitMQError(RuntimeError):
+    """rabbitmqctl refused or failed: the tests cannot make the vhosts they need."""
 
-    def __init__(self, base_url: str, container=None):
+
+class RabbitMQ:
+    """A broker the tests may create vhosts on, managed through ``ctl`` (rabbitmqctl's arguments)."""
+
+    def __init__(self, base_url: str, ctl: Callable[..., subprocess.CompletedProcess], stop=None):
         self.base_url = base_url
-        self.container = container
+        self.ctl = ctl
+        self.stop = stop or (lambda: None)
         parts = urlsplit(base_url)
         self.netloc = parts.netloc
         self.scheme = parts.scheme
         self.host = parts.hostname or "localhost"
         self.port = parts.port or 5672
+        self.user = parts.username or "guest"
+        self.run = uuid.uuid4().hex[:6]
         self.created: list[str] = []
 
     def url(self, vhost: str) -> str:
         return f"{self.scheme}://{self.netloc}/{quote(vhost, safe='')}"
 
-    def ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        if self.container is not None:
-            code, out = self.container.exec(["rabbitmqctl", *args])
-            if check and code:
-                raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {out!r}")
-            return subprocess.CompletedProcess(args, code, out, b"")
-        return subprocess.run(["rabbitmqctl", *args], capture_output=True, check=check, timeout=60)
-
     def new_vhost(self) -> str:
-        """A vhost the broker's user may use; retried while the broker is busy or restarting."""
-        name = f"{VHOST_PREFIX}{uuid.uuid4().hex[:12]}"
-        user = urlsplit(self.base_url).username or "guest"
-        deadline = time.monotonic() + 60
-        while True:
-            if self._grant(name, user):
-                self.created.append(name)
-                return name
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"could not create RabbitMQ vhost {name} with rabbitmqctl")
-            time.sleep(1)
+        """A vhost the broker's user may use; named after this run, so a leftover says whose it is."""
+        name = f"{VHOST_PREFIX}{self.run}-{uuid.uuid4().hex[:8]}"
+        self.ctl("eval", f'ok = rabbit_vhost:add(<<"{name}">>, <<"{self.user}">>), '
+                         f'ok = rabbit_auth_backend_internal:set_permissions(<<"{self.user}">>, <<"{name}">>, '
+                         f'<<".*">>, <<".*">>, <<".*">>, <<"{self.user}">>).')
+        self.created.append(name)
+        return name
 
-    def _grant(self, name: str, user: str) -> bool:
-        self.ctl("eval", f'rabbit_vhost:add(<<"{name}">>, <<"{user}">>), '
-                         f'rabbit_auth_backend_internal:set_permissions(<<"{user}">>, <<"{name}">>, '
-                         f'<<".*">>, <<".*">>, <<".*">>, <<"{user}">>).', check=False)
-        listed = self.ctl("list_permissions", "-p", name, check=False)
-        if listed.returncode == 0 and user.encode() in (listed.stdout or b""):
-            return True
-        self.ctl("add_vhost", name, check=False)
-        return self.ctl("set_permissions", "-p", name, user, ".*", ".*", ".*", check=False).returncode == 0
+    def check(self) -> None:
+        """Create and delete a vhost, as every test will; raises with rabbitmqctl's own words."""
+        name = self.new_vhost()
+        self.delete_vhosts([name])
 
-    def delete_vhosts(self) -> None:
-        self._delete(self.created)
-        self.created.clear()
+    def vhosts(self) -> list[str]:
+        return self.ctl("-q", "list_vhosts").stdout.decode().split()
 
-    def delete_other_test_vhosts(self, keep: str) -> None:
-        """Every test vhost but ``keep``, left over from finished tests or earlier runs.
+    def delete_vhosts(self, names: list[str] | None = None) -> list[str]:
+        """Delete ``names`` (default: every vhost this run made), each on its own; returns those left.
 
-        A broker restart recovers each vhost in turn, so hundreds of them make it take
-        minutes; the test that restarts the broker clears them first.
+        A test may have deleted its vhost already: ``catch`` lets that one fail alone.
         """
-        listed = self.ctl("-q", "list_vhosts", check=False).stdout or b""
-        names = [n for n in listed.decode().split() if n.startswith(VHOST_PREFIX) and n != keep]
-        self._delete(names)
-        self.created[:] = [n for n in self.created if n not in names]
-
-    def _delete(self, names) -> None:
+        names = list(self.created if names is None else names)
         if names:
             quoted = ", ".join(f'<<"{n}">>' for n in names)
-            self.ctl("eval", f'[rabbit_vhost:delete(V, <<"tests">>) || V <- [{quoted}]], ok.', check=False)
+            self.ctl("eval", f'[catch rabbit_vhost:delete(V, <<"tests">>) || V <- [{quoted}]], ok.', check=False)
+        self.created[:] = [n for n in self.created if n not in names]
+        present = set(self.vhosts())
+        return [n for n in names if n in present]
+
+
+def local_ctl(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(["rabbitmqctl", *args], capture_output=True, timeout=60)
+    if check and result.returncode:
+        raise RabbitMQError(f"rabbitmqctl {' '.join(args)} failed ({result.returncode}): "
+                            f"{(result.stderr + result.stdout).decode(errors='replace').strip()[-500:]}")
+    return result
+
+
+def container_ctl(container) -> Callable[..., subprocess.CompletedProcess]:
+    def ctl(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        code, out = container.exec(["rabbitmqctl", *args])
+        if check and code:
+            raise RabbitMQError(f"rabbitmqctl {' '.join(args)} failed: {out!r}")
+        return subprocess.CompletedProcess(args, code, out, b"")
+    return ctl
 
 
 def find_rabbitmq():
     url = os.environ.get("OMERO_MAIL_TEST_AMQP_URL")
     if url:
-        return RabbitMQ(url)
+        return RabbitMQ(url, local_ctl)
     if listening("127.0.0.1", 5672) and shutil.which("rabbitmqctl"):
-        return RabbitMQ("amqp://guest:guest@127.0.0.1:5672/%2F")
+        return RabbitMQ("amqp://guest:guest@127.0.0.1:5672/%2F", local_ctl)
     try:
         from testcontainers.rabbitmq import RabbitMqContainer
 
         container = RabbitMqContainer("rabbitmq:3.10-management").start()
         host = container.get_container_host_ip()
         port = container.get_exposed_port(5672)
-        return RabbitMQ(f"amqp://guest:guest@{host}:{port}/%2F", container)
+        return RabbitMQ(f"amqp://guest:guest@{host}:{port}/%2F", container_ctl(container), container.stop)
     except Exception:  # noqa: BLE001 - no Docker here
         return None
 

@@ -2,12 +2,13 @@
 
 Each test prints its counts (sent, duplicated, lost by Message-ID); duplicates are
 allowed up to the prefetch window (acks lost with the connection) and carry the same
-Message-ID, so the counts are taken by Message-ID.
+Message-ID, so the counts are taken by Message-ID. The tests that stop RabbitMQ or raise
+its memory alarm do it to the session's private node (``private_broker``), never to the
+broker other test runs share.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -21,8 +22,6 @@ from .conftest import wait_for
 from .faults import Proxy, SlowHandler, counts
 
 PREFETCH = 20
-#: Set to 1 to run the test that stops RabbitMQ itself (a broker of one's own, as in CI).
-RESTART_BROKER = "OMERO_MAIL_TEST_RESTART_BROKER"
 EVENTS = 50  # two mails each (root and alice)
 
 
@@ -30,19 +29,6 @@ def through(url: str, port: int) -> str:
     parts = urlsplit(url)
     auth = parts.netloc.rsplit("@", 1)[0]
     return urlunsplit((parts.scheme, f"{auth}@127.0.0.1:{port}", parts.path, "", ""))
-
-
-def start_app(rabbitmq) -> None:
-    """Start RabbitMQ again, whatever it takes: other tests share it.
-
-    A first start can fail when another test run deleted a vhost while the broker was
-    stopping (``no_such_vhost``); the next start gets past it.
-    """
-    for _ in range(10):
-        if rabbitmq.ctl("start_app", check=False).returncode == 0:
-            return
-        time.sleep(0.5)
-    rabbitmq.ctl("start_app")
 
 
 @pytest.fixture
@@ -88,19 +74,17 @@ def test_rabbitmq_closing_every_connection_of_the_vhost_mid_run_loses_no_mail(ma
     assert service.service.consumer.reconnects >= 1
 
 
-@pytest.mark.skipif(os.environ.get(RESTART_BROKER, "1") == "0",
-                    reason=f"{RESTART_BROKER}=0: the broker is shared with other test runs, so it is not stopped")
-def test_rabbitmq_stopped_and_started_mid_run_loses_no_mail(make_service, publish, start_smtp, props, rabbitmq):
+@pytest.mark.private_broker
+def test_rabbitmq_stopped_and_started_mid_run_loses_no_mail(make_service, publish, start_smtp, private_rabbitmq):
     server = start_smtp(SlowHandler())
     service = make_service(omero__mail__port=str(server.port), omero__mail__consumer__prefetch=str(PREFETCH))
     for _ in range(EVENTS):
         publish("server.startup")
     wait_for(lambda: len(server.handler.received) >= 20, timeout=30, what="the run under way")
-    rabbitmq.delete_other_test_vhosts(keep=unquote(urlsplit(props["omero.mail.broker.url"]).path.lstrip("/")))
     try:
-        rabbitmq.ctl("stop_app")
+        private_rabbitmq.ctl("stop_app")
     finally:
-        start_app(rabbitmq)
+        private_rabbitmq.ctl("start_app")
     wait_for(lambda: counts(server, 2 * EVENTS)["lost"] == 0, timeout=90, what="every mail delivered")
     result = counts(server, 2 * EVENTS)
     print(f"rabbitmq restarted: {result}")
@@ -120,19 +104,21 @@ def test_a_publisher_whose_connection_was_cut_publishes_again_and_is_confirmed(a
     assert queue_depths(amqp_url, [topo.OUTBOX_QUEUE])[topo.OUTBOX_QUEUE] == 2
 
 
-def test_a_publisher_blocked_by_a_memory_alarm_fails_with_a_clear_error(amqp_url, rabbitmq):
+@pytest.mark.private_broker
+def test_a_publisher_blocked_by_a_memory_alarm_fails_with_a_clear_error(amqp_url, private_rabbitmq):
     from events.broker import Message, PublishError, Publisher, declare_topology
 
     declare_topology(amqp_url, topo.build())
     publisher = Publisher(amqp_url, timeout=1)
-    watermark = rabbitmq.ctl("eval", "vm_memory_monitor:get_vm_memory_high_watermark().").stdout.decode().strip()
-    float(watermark)  # a relative watermark, restored as it was; the alarm lasts about a second
+    ctl = private_rabbitmq.ctl
+    watermark = ctl("eval", "vm_memory_monitor:get_vm_memory_high_watermark().").stdout.decode().strip()
+    float(watermark)  # a relative watermark, restored for the next test on the private node
     try:
-        rabbitmq.ctl("set_vm_memory_high_watermark", "0.0000001")
+        ctl("set_vm_memory_high_watermark", "0.0000001")
         with pytest.raises(PublishError, match="blocked"):
             publisher.publish(Message(topo.MAIL_EXCHANGE, topo.OUTBOX_KEY, b"{}", "blocked"))
     finally:
-        rabbitmq.ctl("set_vm_memory_high_watermark", watermark)
+        ctl("set_vm_memory_high_watermark", watermark)
         publisher.close()
 
 
