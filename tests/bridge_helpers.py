@@ -18,13 +18,12 @@ from events.config import Properties
 from events import topology as topo
 
 from .conftest import take_all
-from .omero_db import omero_db  # noqa: F401 - a fixture for the modules that import this one
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def bridge_props(omero_db, amqp_url, tmp_path) -> Properties:  # noqa: F811 - the fixture above
+def bridge_props(omero_db, amqp_url, tmp_path) -> Properties:
     props = Properties({
         "omero.mail.broker.url": amqp_url,
         "omero.mail.bridge.dsn": omero_db.bridge_dsn,

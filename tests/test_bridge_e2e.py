@@ -14,9 +14,8 @@ import sys
 
 import pytest
 
-from .bridge_helpers import bridge_props, start_bridge, write_properties  # noqa: F401 - fixtures
+from .bridge_helpers import start_bridge, write_properties
 from .conftest import ROOT, wait_for
-from .omero_db import omero_db  # noqa: F401 - a fixture
 
 OMERO_SPRING_FILE = ROOT / "senders" / "data" / "omero-mail-senders.example"
 FAILED_LOGIN = ("2026-12-02 10:15:03,114 WARN  [  ome.security.auth.LoginAttemptListener] (l.Server-7) "

@@ -14,8 +14,8 @@ import pytest
 
 from events.bridge.state import StateError
 
-from .bridge_helpers import bridge_props, published, run_once  # noqa: F401 - fixtures
-from .omero_db import TAG, omero_db  # noqa: F401 - fixtures
+from .bridge_helpers import published, run_once
+from .omero_db import TAG
 
 
 def types(events):

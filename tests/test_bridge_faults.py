@@ -11,9 +11,8 @@ import signal
 import threading
 import time
 
-from .bridge_helpers import bridge_props, published, start_bridge, write_properties  # noqa: F401 - fixtures
+from .bridge_helpers import published, start_bridge, write_properties
 from .conftest import wait_for
-from .omero_db import omero_db  # noqa: F401 - a fixture
 from .test_bridge_e2e import FAILED_LOGIN
 
 ROWS = 5000

@@ -6,9 +6,9 @@ import json
 import re
 import urllib.request
 
-from .bridge_helpers import bridge_props, start_bridge, write_properties  # noqa: F401 - fixtures
+from .bridge_helpers import start_bridge, write_properties
 from .conftest import ROOT, wait_for
-from .omero_db import BRIDGE_TABLES, omero_db  # noqa: F401 - a fixture
+from .omero_db import BRIDGE_TABLES
 from .services import free_port
 
 
