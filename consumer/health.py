@@ -11,19 +11,12 @@ the bridge shares.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
-from events.monitoring import MonitoringServer, application
+from events.monitoring import MonitoringServer, Verdict, application
 
 from .metrics import QueueDepths
 
 __all__ = ["Health", "MonitoringServer", "Verdict", "application", "verdict"]
-
-
-@dataclass(frozen=True)
-class Verdict:
-    healthy: bool
-    reason: str
 
 
 def verdict(connected: bool, waiting: int | None, idle_seconds: float, stuck_after: float) -> Verdict:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass
 from socketserver import ThreadingMixIn
-from typing import Callable, Protocol
+from typing import Callable
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
@@ -18,8 +19,12 @@ from prometheus_client import CollectorRegistry, make_wsgi_app
 from .config import ConfigError
 
 
-class Verdict(Protocol):
+@dataclass(frozen=True)
+class Verdict:
+    """What ``/healthz`` answers: 200 when healthy, else 503, with the reason."""
+
     healthy: bool
+    reason: str
 
 
 class _Server(ThreadingMixIn, WSGIServer):

@@ -22,7 +22,8 @@ LOCK_KEY = int.from_bytes(hashlib.sha256(b"omero-mail bridge").digest()[:8], "bi
 def try_lead(conn: psycopg.Connection) -> bool:
     """Take the lock if no other bridge holds it (re-entrant on the same connection)."""
     with conn.transaction():
-        return bool(conn.execute("select pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0])
+        row = conn.execute("select pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
+    return bool(row and row[0])
 
 
 def holder(conn: psycopg.Connection) -> str:

@@ -8,15 +8,10 @@ bridge, and how many queries it puts on OMERO's database.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-
-@dataclass(frozen=True)
-class Verdict:
-    healthy: bool
-    reason: str
+from ..monitoring import Verdict
 
 
 class BridgeMetrics:

@@ -82,7 +82,7 @@ class Bridge:
             retry=retry_if_exception(is_outage),
             wait=wait_exponential_jitter(initial=1, max=MAX_BACKOFF_SECONDS),
             stop=lambda _state: self._stop.is_set(),
-            sleep=self._stop.wait,
+            sleep=self._wait,
             before_sleep=self._on_outage,
             retry_error_callback=lambda _state: False,  # stopped during an outage
         )
@@ -95,6 +95,10 @@ class Bridge:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def _wait(self, seconds: float) -> None:
+        """Between attempts after an outage; a stop ends the wait."""
+        self._stop.wait(seconds)
 
     def _step(self) -> bool:
         """One cycle, or one try for the lead; True once a cycle has published and recorded."""
