@@ -305,3 +305,31 @@ def test_a_broadcast_with_no_recipient_prints_no_progress_line(service, config, 
     code, out, err = broadcast(config, capsys, "S", "B", "--user-name", "bob", "--wait", "20")
     assert code == 0 and out.splitlines()[1:] == ["Successfully sent 0 of 0 emails", "1 users had no email address"]
     assert "Sending" not in err
+
+
+def test_a_refused_broadcast_is_logged_as_one_warning_line_without_a_traceback(service, publish, props, caplog):
+    with caplog.at_level("INFO"):
+        event = publish("admin.broadcast", {"subject": "S", "body": "B", "everyone": True, "requested_by": "carol"})
+        url = props["omero.mail.broker.url"]
+        wait_for(lambda: queue_depths(url, [topo.INVALID_QUEUE])[topo.INVALID_QUEUE] == 1, what="the broadcast parked")
+    about = [r for r in caplog.records if event.id in r.getMessage()]
+    assert [r.levelname for r in about] == ["WARNING"]
+    assert about[0].exc_info is None and "'carol' is not a member of system" in about[0].getMessage()
+    assert not [r for r in caplog.records if r.levelno >= 40]
+
+
+def test_an_experimenter_address_with_a_display_name_is_mailed_with_it(make_service, config, capsys, smtp_server,
+                                                                       tmp_path):
+    """MailUtil.validateEmail (new InternetAddress(email).validate()) accepts it, so OMERO mails it."""
+    people = write_directory(tmp_path / "named.json", [
+        {"id": 0, "omeName": "root", "email": "root@example.org", "groups": ["system", "user"]},
+        {"id": 2, "omeName": "alice", "email": "Alice Admin <alice@example.org>", "groups": ["user"]},
+    ])
+    make_service(omero__mail__directory__file=str(people))
+    config.write_text(config.read_text() + f"omero.mail.directory.file={people}\n")
+    code, out, _ = broadcast(config, capsys, "S", "plain text", "--user-name", "alice", "--wait", "20")
+    assert code == 0 and out.splitlines()[1:] == ["Successfully sent 1 of 1 emails"]
+    [message] = smtp_server.messages
+    assert recipients(smtp_server) == ["alice@example.org"] and message["To"] == "Alice Admin <alice@example.org>"
+    # JavaMail MimeBodyPart.setText: MimeUtility.checkAscii(text) == ALL_ASCII -> charset "us-ascii".
+    assert message.get_content_charset() == "us-ascii"
