@@ -7,6 +7,11 @@ rules stage's ``planned`` with total/no_email/invalid, the delivery stage's ``se
 ``retrying``, ``failed`` per email) until ``omero.mail.broadcast.results.expires`` after
 it was last read (RabbitMQ's ``x-expires``), so ``broadcast status ID`` works days later.
 
+The command also publishes a ``queued`` outcome first, so a known broadcast's queue is
+never empty, and so that ``omero.mail.broadcasts`` (the last 1,000 broadcasts' ``queued``
+outcomes) can answer ``broadcast status`` with an ID prefix, as ``failed show`` takes one.
+``status`` only reads: for an unknown ID it creates nothing.
+
 Reading never removes anything: ``--wait`` follows the queue with a consumer that never
 acks and, when done, gives every message back (nack with requeue) after cancelling it;
 ``status`` browses it once with ``events.broker.QueueBrowser``. Outcomes are
@@ -23,9 +28,14 @@ import threading
 from dataclasses import dataclass, field
 
 from events import topology as topo
-from events.broker import Consumer, Delivery, QueueBrowser, Subscription, declare_topology
+from events.broker import Consumer, Delivery, Message, QueueBrowser, Subscription, declare_topology, queue_depths
 
 from . import outcomes
+
+
+INDEX_QUEUE = "omero.mail.broadcasts"
+INDEX_LENGTH = 1000
+QUEUED = "queued"
 
 
 def queue_name(event_id: str) -> str:
@@ -41,9 +51,36 @@ def declare(url: str, topology: topo.Topology, event_id: str, expires_ms: int) -
     name = queue_name(event_id)
     declare_topology(url, dataclasses.replace(
         topology,
-        queues=(topo.Queue(name, {"x-expires": expires_ms}),),
-        bindings=(topo.Binding(topo.RESULTS_EXCHANGE, name, f"{event_id}.#"),),
+        queues=(topo.Queue(name, {"x-expires": expires_ms}),
+                topo.Queue(INDEX_QUEUE, {"x-max-length": INDEX_LENGTH})),
+        bindings=(topo.Binding(topo.RESULTS_EXCHANGE, name, f"{event_id}.#"),
+                  topo.Binding(topo.RESULTS_EXCHANGE, INDEX_QUEUE, topo.result_key("*", QUEUED))),
     ))
+
+
+def queued(event_id: str) -> Message:
+    """The first outcome of every broadcast, published by the command before the event."""
+    return outcomes.result(event_id, QUEUED)
+
+
+def find(url: str, given: str) -> list[str]:
+    """The broadcasts whose ID is ``given`` or starts with it, and whose outcomes are still kept."""
+    given = given.strip().lower()
+    if not given:
+        return []
+    with QueueBrowser(url, INDEX_QUEUE, name="omero-mail broadcast status") as browser:
+        ids = {str(_body(parked.body).get("event_id") or "") for parked in browser.messages()}
+    candidates = {event_id for event_id in ids if event_id.startswith(given)} | {given}
+    depths = queue_depths(url, [queue_name(event_id) for event_id in sorted(candidates)])
+    return [event_id for event_id in sorted(candidates) if depths[queue_name(event_id)]]
+
+
+def _body(body: bytes) -> dict:
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 @dataclass
@@ -88,14 +125,21 @@ class Tally:
         return self.refused is not None or (self.planned is not None and self.done >= self.total)
 
     def summary(self) -> list[str]:
-        """OMERO's summary lines, then ours for what OMERO could not know."""
+        """OMERO's summary lines with OMERO's meanings, then ours for what OMERO could not know.
+
+        omero-py admin.py ``email`` prints ``rsp.success`` of ``rsp.total``,
+        ``len(rsp.invalidusers)`` and ``len(rsp.invalidemails)``; SendEmailRequestI counts
+        in ``invalidemails`` the invalid extra addresses and every address whose sending
+        failed. ``success`` here counts emails the server accepted (OMERO counts attempts).
+        """
         if self.refused is not None:
             return [f"Refused, nothing sent: {self.refused} (parked in omero.mail.invalid)"]
         if self.planned is None:
             return ["Not planned yet: no consumer has taken the broadcast (or it was refused: "
                     "see omero.mail.invalid)"]
         lines = [f"Successfully sent {len(self.sent)} of {self.total} emails"]
-        no_email, invalid = int(self.planned.get("no_email", 0)), int(self.planned.get("invalid", 0))
+        no_email = int(self.planned.get("no_email", 0))
+        invalid = int(self.planned.get("invalid", 0)) + len(self.failed_only)
         if no_email:
             lines.append(f"{no_email} users had no email address")
         if invalid:

@@ -18,7 +18,7 @@ from events.broker import Delivery, Message
 from events.schemas import Event, InvalidEvent, load_event
 from senders.directory import Directory
 from senders.mail import Mail
-from senders.plan import Plan, plan
+from senders.plan import Plan, PlanRefused, plan
 from senders.rules import MailSender
 
 from . import outcomes
@@ -90,6 +90,9 @@ class RulesStage(Worker):
             return Parked(topo.INVALID_QUEUE, str(exc))
         try:
             result = self.plan(event)
+        except PlanRefused as exc:
+            # Expected input (a non-admin's broadcast, say): the worker logs the one WARNING line.
+            return Parked(topo.INVALID_QUEUE, f"refused: {exc}")
         except Exception as exc:  # noqa: BLE001 - a rule bug parks the event, it never loops
             log.exception("planning event %s failed", event.id)
             return Parked(topo.INVALID_QUEUE, f"rules failed: {type(exc).__name__}: {exc}")

@@ -19,7 +19,7 @@ from senders import broadcast, weberror
 from senders.directory import Directory, RefreshingDirectory, load_json_directory
 from senders.pgdirectory import dsn_from_properties, load_postgres_directory
 from senders.transports import make_transport
-from senders.xmlconfig import load_senders
+from senders.xmlconfig import NoSenders, active_senders, senders_dir
 
 from events.config import ConfigError, Properties
 from .definitions import topology_for
@@ -68,8 +68,14 @@ class Service:
         prefetch = props.int("omero.mail.consumer.prefetch")
         if "rules" in self.stages:
             directory = make_directory(props)
+            where = senders_dir(props["omero.mail.senders.dir"])
+            try:
+                senders = active_senders(where, props, required=props.bool("omero.mail.config"))
+            except NoSenders as exc:
+                raise ConfigError(str(exc)) from None
+            log.info("%d senders loaded from %s", sum(1 for s in senders if s.enabled), where)
             self.rules = RulesStage(
-                senders=load_senders(props["omero.mail.senders.dir"], properties=props),
+                senders=senders,
                 directory=directory,
                 mail_from=props["omero.mail.from"],
                 enabled=props.bool("omero.mail.config"),

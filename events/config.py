@@ -44,7 +44,7 @@ DEFAULTS: dict[str, str] = {
     "omero.mail.broker.heartbeat": "60",
     "omero.mail.consumer.prefetch": "100",
     "omero.mail.delivery.connections": "2",
-    "omero.mail.senders.dir": "etc/blitz",
+    "omero.mail.senders.dir": "${OMERODIR}/etc/blitz",
     "omero.mail.directory.backend": "json",
     "omero.mail.directory.file": "",
     "omero.mail.directory.refresh": "60",

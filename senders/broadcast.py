@@ -9,8 +9,10 @@ apply OMERO's semantics (REFERENCE.md §3) the same way:
   ``inactive``; it ignores the users and groups named;
 - otherwise the named users and the members of the named groups, inactive ones left
   out unless ``inactive``; an unknown user or group is an error line, the rest is sent;
-- one email per address (de-duplicated); users without an email, or with an invalid
-  one, are counted rather than sent to.
+- one email per address, only exactly equal addresses counted once (OMERO's HashSet);
+  users without an email, or with an invalid one, are counted rather than sent to
+  ("N users had no email address"); invalid Cc and Bcc addresses are counted as OMERO
+  counts its invalid extra addresses ("N email addresses were invalid").
 
 Cc and Bcc, which OMERO gets wrong (it writes Bcc as Cc and copies every user's mail to
 them), get one copy in all rather than one per user: a single mail to the Cc addresses
@@ -30,8 +32,8 @@ from events.schemas import Event
 
 from .directory import Directory, Experimenter, active_users
 from .mail import Mail, message_id
-from .message import is_valid_address
-from .plan import Plan, addresses, domain_of
+from .address import is_valid_recipient
+from .plan import Plan, PlanRefused, addresses, domain_of
 
 SENDER_ID = "adminBroadcast"
 CC_SENDER_ID = "adminBroadcast.cc"
@@ -41,8 +43,23 @@ NO_RECIPIENTS = "No recipients specified."
 IGNORED = "Warning: users and groups ignored"
 
 
-class BroadcastRefused(Exception):
-    """A broadcast that must not go out; ``str()`` is the one-line reason."""
+#: OMERO's texts for the same refusals (``SendEmailRequestI.init``), by its error name.
+NO_PERMISSIONS = ("no-permissions", "You have no permissions to send email.")
+NO_SENDER = ("no-sender", "omero.mail.from cannot be empty.")
+NO_SUBJECT = ("no-subject", "Email must contain subject.")
+NO_BODY = ("no-body", "Email must contain body.")
+NO_RECIPIENTS_ERR = ("no-body", NO_RECIPIENTS)
+
+
+class BroadcastRefused(PlanRefused):
+    """A broadcast that must not go out; ``str()`` is the one-line reason.
+
+    ``omero`` is OMERO's (error name, text) for the same refusal, when it has one.
+    """
+
+    def __init__(self, reason: str, omero: tuple[str, str] | None = None):
+        super().__init__(reason)
+        self.omero = omero
 
 
 @dataclass
@@ -59,12 +76,12 @@ class Recipients:
 def check_admin(name: str | None, directory: Directory) -> Experimenter:
     """The requesting experimenter, if a member of ``system``; else BroadcastRefused."""
     if not name:
-        raise BroadcastRefused("no requesting user (requested_by): only admins may broadcast")
+        raise BroadcastRefused("no requesting user (requested_by): only admins may broadcast", NO_PERMISSIONS)
     experimenter = directory.experimenter_by_name(name)
     if experimenter is None:
-        raise BroadcastRefused(f"unknown requesting user {name!r}: only admins may broadcast")
+        raise BroadcastRefused(f"unknown requesting user {name!r}: only admins may broadcast", NO_PERMISSIONS)
     if not experimenter.admin:
-        raise BroadcastRefused(f"{name!r} is not a member of system: only admins may broadcast")
+        raise BroadcastRefused(f"{name!r} is not a member of system: only admins may broadcast", NO_PERMISSIONS)
     return experimenter
 
 
@@ -111,22 +128,19 @@ def _found_or_error(experimenter, error: str, found: list, errors: list) -> None
 
 
 def _unique(values: Iterable[str], exclude: set[str] = frozenset()) -> list[str]:
+    """Each value once, exactly equal ones together, as OMERO's HashSet keeps them."""
     seen = set(exclude)
     kept = []
     for value in values:
         value = value.strip()
-        if value and value.lower() not in seen:
-            seen.add(value.lower())
+        if value and value not in seen:
+            seen.add(value)
             kept.append(value)
     return kept
 
 
 def check_request(data: Mapping, mail_from: str, allowed_from: Sequence[str]) -> str:
-    """OMERO's checks on the request itself; returns the From to use."""
-    if not str(data.get("subject") or "").strip():
-        raise BroadcastRefused("the subject is empty")
-    if not str(data.get("body") or "").strip() and not str(data.get("html") or "").strip():
-        raise BroadcastRefused("the body is empty")
+    """OMERO's checks on the request itself, in its order (sender, subject, body); returns the From."""
     override = str(data.get("mail_from") or "").strip()
     if override:
         if override.lower() not in {a.lower() for a in allowed_from}:
@@ -134,7 +148,11 @@ def check_request(data: Mapping, mail_from: str, allowed_from: Sequence[str]) ->
                                    "the allowed addresses)")
         mail_from = override
     if not mail_from.strip():
-        raise BroadcastRefused("omero.mail.from is empty: there is no From address")
+        raise BroadcastRefused("omero.mail.from is empty: there is no From address", NO_SENDER)
+    if not str(data.get("subject") or "").strip():
+        raise BroadcastRefused("the subject is empty", NO_SUBJECT)
+    if not str(data.get("body") or "").strip() and not str(data.get("html") or "").strip():
+        raise BroadcastRefused("the body is empty", NO_BODY)
     return mail_from
 
 
@@ -146,12 +164,12 @@ def plan_broadcast(event: Event, directory: Directory, mail_from: str, allowed_f
     recipients = resolve(data, directory)
     found = addresses(e.email for e in recipients.experimenters)
     cc = _unique(data.get("cc") or ())
-    bcc = _unique(data.get("bcc") or (), {a.lower() for a in cc})
-    result = Plan(no_email=found.no_email, invalid=found.invalid, senders=[SENDER_ID])
-    for extra in (cc, bcc):
-        result.invalid += sum(1 for a in extra if not is_valid_address(a))
-    cc = [a for a in cc if is_valid_address(a)]
-    bcc = [a for a in bcc if is_valid_address(a)]
+    bcc = _unique(data.get("bcc") or (), set(cc))
+    result = Plan(no_email=found.no_email, senders=[SENDER_ID])
+    # SendEmailRequestI.parseExtraRecipients: an extra address that fails validation is an invalid email.
+    result.invalid = sum(1 for a in (*cc, *bcc) if not is_valid_recipient(a))
+    cc = [a for a in cc if is_valid_recipient(a)]
+    bcc = [a for a in bcc if is_valid_recipient(a)]
     subject = str(data["subject"]).strip()
     text = str(data.get("body") or "")
     html = data.get("html") or None

@@ -13,9 +13,13 @@ import json
 from dataclasses import asdict, dataclass, field
 from email.utils import parseaddr
 
+from .address import envelope_address
+
 
 def message_id(event_id: str, sender: str, recipient: str, domain: str) -> str:
-    digest = hashlib.sha256(f"{event_id}\0{sender}\0{recipient.lower()}".encode()).hexdigest()[:32]
+    # The recipient exactly as given: OMERO mails two addresses that differ only in case (or
+    # in a display name) twice, and each mail needs its own Message-ID to be counted.
+    digest = hashlib.sha256(f"{event_id}\0{sender}\0{recipient}".encode()).hexdigest()[:32]
     return f"<{digest}@{domain or 'omero-mail'}>"
 
 
@@ -42,11 +46,11 @@ class Mail:
 
     @property
     def recipients(self) -> list[str]:
-        """The SMTP envelope: To, then Cc, then Bcc (Bcc never appears in a header)."""
+        """The SMTP envelope: To, then Cc, then Bcc (Bcc never appears in a header), names left out."""
         seen: dict[str, None] = {}
         for address in (self.to, *self.cc, *self.bcc):
             if address:
-                seen.setdefault(address, None)
+                seen.setdefault(envelope_address(address), None)
         return list(seen)
 
     def to_json(self) -> bytes:

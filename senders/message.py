@@ -4,8 +4,8 @@ Written by hand rather than with ``email.message.EmailMessage`` because building
 more than sending (DESIGN.md's figures): a broadcast repeats one subject and body
 thousands of times, so their encoded forms are cached and only To and Message-ID vary.
 
-It is also where header injection is stopped: an address must be a plain addr-spec,
-and a control character (CR, LF, ...) in any header text becomes a space before the
+It is also where header injection is stopped: an address must be a plain addr-spec
+(a recipient may have a display name, see ``senders/address.py``), and a control character (CR, LF, ...) in any header text becomes a space before the
 value is encoded, so no value can start a header, a recipient or a body part.
 """
 
@@ -18,6 +18,7 @@ import re
 from email.header import Header
 from email.utils import formatdate, parseaddr
 
+from .address import is_valid_address, split_recipient
 from .mail import Mail
 
 
@@ -25,9 +26,6 @@ class UnsafeMail(ValueError):
     """A mail that must not be sent as it is (an invalid address, a bad header name)."""
 
 
-_LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_ADDRESS = re.compile(rf"{_LOCAL}@{_LABEL}(?:\.{_LABEL})*")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,76}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
 _MAX_LINE = 998
@@ -36,15 +34,21 @@ _MESSAGE_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]{1,250}>")
 _BODY_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-def is_valid_address(address: str) -> bool:
-    """A plain ASCII addr-spec (no display name, no comment, no line break, no SMTPUTF8)."""
-    return isinstance(address, str) and 0 < len(address) <= 254 and bool(_ADDRESS.fullmatch(address))
-
-
 def check_address(address: str, role: str = "address") -> str:
     if not is_valid_address(address):
         raise UnsafeMail(f"invalid {role} {address[:80]!r}")
     return address
+
+
+def recipient(value: str) -> str:
+    """A recipient as a header value: ``addr``, or ``Name <addr>`` with the name quoted or encoded."""
+    parts = split_recipient(value)
+    if parts is None:
+        raise UnsafeMail(f"invalid recipient address {value[:80]!r}")
+    name, address = parts
+    if not name:
+        return address
+    return f"{encode_header(name) if not name.isascii() else _quoted(name)} <{address}>"
 
 
 def clean_text(value: str) -> str:
@@ -112,7 +116,9 @@ def _body_part(content_type: str, text: str) -> bytes:
         payload = quopri.encodestring(raw).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     if not payload.endswith(b"\r\n"):
         payload += b"\r\n"
-    head = (f"Content-Type: {content_type}; charset=\"utf-8\"\r\n"
+    # JavaMail's MimeMessage.setText: us-ascii for ASCII text, else the default charset (UTF-8).
+    charset = "us-ascii" if text.isascii() else '"utf-8"'
+    head = (f"Content-Type: {content_type}; charset={charset}\r\n"
             f"Content-Transfer-Encoding: {encoding}\r\n\r\n").encode("ascii")
     return head + payload
 
@@ -136,15 +142,16 @@ def _message_id(value: str) -> str:
 
 def build(mail: Mail, date: str | None = None) -> bytes:
     """The whole message as bytes with CRLF line ends. Raises UnsafeMail."""
-    check_address(mail.to, "recipient address")
-    for address in (*mail.cc, *mail.bcc):
-        check_address(address, "recipient address")
+    to = recipient(mail.to)
+    cc = [recipient(address) for address in mail.cc]
+    for address in mail.bcc:
+        recipient(address)
     headers = [
         f"From: {mailbox(mail.mail_from)}",
-        f"To: {mail.to}",
+        f"To: {to}",
     ]
-    if mail.cc:
-        headers.append("Cc: " + ", ".join(mail.cc))
+    if cc:
+        headers.append("Cc: " + ", ".join(cc))
     headers += [
         f"Subject: {encode_header(mail.subject)}",
         f"Date: {date or formatdate(usegmt=True)}",

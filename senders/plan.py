@@ -2,8 +2,8 @@
 
 ``plan(event, senders, directory, mail_from)`` applies every sender that answers the
 event, resolves its recipients, and returns one :class:`~senders.mail.Mail` per address
-(de-duplicated per sender), with counts of the users skipped for having no email or an
-invalid one, which OMERO's admin email reports.
+(de-duplicated per sender), with the count of users skipped for having no email or an
+invalid one, which OMERO's admin email reports as "N users had no email address".
 """
 
 from __future__ import annotations
@@ -16,14 +16,21 @@ from events.schemas import Event
 
 from .directory import Directory
 from .mail import Mail, message_id
-from .message import is_valid_address
+from .address import is_valid_recipient
 from .rules import MailSender
+
+
+class PlanRefused(Exception):
+    """An event that must not be mailed, for a reason that is the sender's input, not a bug;
+    ``str()`` is the one-line reason (the event is parked with it)."""
 
 
 @dataclass
 class Plan:
     mails: list[Mail] = field(default_factory=list)
+    #: Users with no email address or an invalid one (OMERO's ``invalidusers``).
     no_email: int = 0
+    #: Extra addresses (Cc, Bcc) that are invalid (OMERO's ``invalidemails`` before sending).
     invalid: int = 0
     senders: list[str] = field(default_factory=list)
 
@@ -32,21 +39,23 @@ class Plan:
 class Addresses:
     valid: list[str] = field(default_factory=list)
     no_email: int = 0
-    invalid: int = 0
 
 
 def addresses(candidates: Iterable[str | None]) -> Addresses:
-    """Each address once (case-insensitively); the missing and the invalid counted, as OMERO does."""
+    """Each address once, the missing and the invalid counted together, as OMERO does.
+
+    ``SendEmailRequestI.parseRecipients``: an experimenter whose email is null or fails
+    ``MailUtil.validateEmail`` goes to ``invalidusers``; the rest go in a ``HashSet``, so
+    only exactly equal addresses are one.
+    """
     result = Addresses()
     seen: set[str] = set()
     for candidate in candidates:
         address = (candidate or "").strip()
-        if not address:
+        if not address or not is_valid_recipient(address):
             result.no_email += 1
-        elif not is_valid_address(address):
-            result.invalid += 1
-        elif address.lower() not in seen:
-            seen.add(address.lower())
+        elif address not in seen:
+            seen.add(address)
             result.valid.append(address)
     return result
 
@@ -66,7 +75,6 @@ def plan(event: Event, senders: Iterable[MailSender], directory: Directory, mail
         body = sender.body(event)
         found = addresses(e.email for e in sender.recipients(event, directory))
         result.no_email += found.no_email
-        result.invalid += found.invalid
         for address in found.valid:
             result.mails.append(Mail(
                 message_id=message_id(event.id, sender.id, address, domain),

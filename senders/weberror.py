@@ -66,7 +66,7 @@ def body(data: Mapping) -> str:
 
 def plan_web_error(event: Event, admins: list[tuple[str, str]], prefix: str, mail_from: str) -> Plan:
     found = addresses(address for _name, address in admins)
-    result = Plan(no_email=found.no_email, invalid=found.invalid, senders=[SENDER_ID])
+    result = Plan(no_email=found.no_email, senders=[SENDER_ID])
     text, title = body(event.data), subject(event.data, prefix)
     domain = domain_of(mail_from)
     result.mails = [

@@ -8,9 +8,10 @@ import signal
 import subprocess
 import sys
 
+import pika
 import pytest
 
-from consumer import cli
+from consumer import cli, results
 from consumer.sink import MaildirHandler
 from events import topology as topo
 from events.broker import declare_topology, queue_depths
@@ -71,8 +72,8 @@ def test_everyone_reaches_each_active_user_with_a_valid_address(service, config,
     code, out, _ = broadcast(config, capsys, "Maintenance", "Down", "at", "noon", "--everyone", "--wait", "20")
     assert code == 0
     assert recipients(smtp_server) == ["alice@example.org", "carol@example.org", "root@example.org"]
-    assert out.splitlines()[1:] == ["Successfully sent 3 of 3 emails", "1 users had no email address",
-                                    "1 email addresses were invalid"]
+    # SendEmailRequestI.parseRecipients: bob (no email) and erin (erin@, invalid) are both invalidusers.
+    assert out.splitlines()[1:] == ["Successfully sent 3 of 3 emails", "2 users had no email address"]
     message = smtp_server.messages[0]
     assert message["Subject"] == "Maintenance" and message.get_content() == "Down at noon\n"
 
@@ -91,7 +92,7 @@ def test_everyone_with_users_warns_that_they_are_ignored(service, config, capsys
 def test_a_group_reaches_its_active_members(service, config, capsys, smtp_server):
     code, out, _ = broadcast(config, capsys, "S", "B", "--group-name", "lab", "--wait", "20")
     assert recipients(smtp_server) == ["carol@example.org"]
-    assert "1 email addresses were invalid" in out
+    assert "1 users had no email address" in out.splitlines()
 
 
 def test_users_by_name_and_id(service, config, capsys, smtp_server):
@@ -108,13 +109,36 @@ def test_unknown_names_get_an_error_line_each_and_the_rest_is_sent(service, conf
 
 
 def test_only_unknown_recipients_is_no_recipients(config, capsys, amqp_url):
+    """admin.py email: a "no-body" CmdError with parameters -> die(12, "ApiUsageException:No recipients...")."""
     code, _, err = broadcast(config, capsys, "S", "B", "--user-name", "nobody")
-    assert code == 1 and "No recipients specified." in err
+    assert code == 12 and err.splitlines() == ["Unknown user: nobody", "ApiUsageException:No recipients specified."]
 
 
-def test_no_recipient_option_is_a_usage_error(config, capsys):
+def test_no_recipient_option_is_omeros_no_recipients(config, capsys):
+    """SendEmailRequestI.init: !everyone && no groups && no users -> "No recipients specified." (exit 12)."""
     code, _, err = broadcast(config, capsys, "S", "B")
-    assert code == 2 and "No recipients specified." in err
+    assert code == 12 and err.splitlines() == ["ApiUsageException:No recipients specified."]
+
+
+def test_a_user_id_that_is_not_a_number_is_omeros_non_fatal_error(service, config, capsys, smtp_server):
+    """cli.py find_user_by_id(fatal=False): error_invalid_userid "Not a valid user ID: %s", the rest is sent."""
+    code, _, err = broadcast(config, capsys, "S", "B", "--user-id", "abc", "--user-id", "2", "--group-id", "x",
+                             "--wait", "20")
+    assert code == 0 and err.splitlines()[:2] == ["Not a valid user ID: abc", "Not a valid group ID: x"]
+    assert recipients(smtp_server) == ["alice@example.org"]
+
+
+def test_an_empty_body_is_omeros_no_body(config, capsys, amqp_url):
+    """SendEmailRequestI.init: blank body -> "no-body", "Email must contain body." (admin.py: exit 12)."""
+    code, _, err = broadcast(config, capsys, "S", "  ", "--everyone")
+    assert code == 12 and err.splitlines() == ["ApiUsageException:Email must contain body."]
+
+
+def test_an_empty_subject_is_omeros_no_subject(config, capsys, amqp_url):
+    """SendEmailRequestI.init: blank subject -> "no-subject"; admin.py: die(13, "Failed to send emails:...")."""
+    code, _, err = broadcast(config, capsys, " ", "B", "--everyone")
+    assert code == 13 and err.splitlines()[0] == "Failed to send emails:"
+    assert "Email must contain subject." in err.splitlines()[1]
 
 
 def test_a_user_without_email_is_counted(service, config, capsys, smtp_server):
@@ -159,8 +183,10 @@ def test_the_body_is_read_from_standard_input_when_text_is_absent(service, confi
 
 
 def test_a_non_admin_is_refused_by_the_command(config, capsys, amqp_url):
+    """SendEmailRequestI.init: "no-permissions", "You have no permissions to send email." (admin.py: exit 13)."""
     code, _, err = broadcast(config, capsys, "S", "B", "--everyone", "--as", "carol")
-    assert code == 1 and "'carol' is not a member of system" in err
+    assert code == 13 and err.splitlines()[0] == "Failed to send emails:"
+    assert "You have no permissions to send email." in err and "'carol' is not a member of system" in err
 
 
 def test_a_non_admin_is_refused_again_by_the_consumer(service, publish, props, smtp_server):
@@ -175,7 +201,7 @@ def test_a_non_admin_is_refused_again_by_the_consumer(service, publish, props, s
 
 def test_a_from_address_not_configured_is_refused(config, capsys, amqp_url):
     code, _, err = broadcast(config, capsys, "S", "B", "--everyone", "--from", "boss@example.org")
-    assert code == 1 and "not allowed" in err
+    assert code == 13 and "not allowed" in err
 
 
 def test_the_broadcast_is_delivered_although_the_command_is_killed_after_publishing(config, props, people,
@@ -215,13 +241,15 @@ def refusing_smtp():
     server.stop()
 
 
-def test_wait_counts_real_successes_when_an_address_is_refused(make_service, people, config, capsys, refusing_smtp):
+def test_wait_counts_a_failed_address_as_omero_does_and_exits_non_zero(make_service, people, config, capsys,
+                                                                       refusing_smtp):
+    """SendEmailRequestI.step: a MailException adds the address to rsp.invalidemails; our own line follows."""
     make_service(omero__mail__directory__file=str(people), omero__mail__port=str(refusing_smtp.port))
     code, out, _ = broadcast(config, capsys, "S", "B", "--everyone", "--wait", "30")
-    assert code == 0
+    assert code == 1
     assert out.splitlines()[1:] == [
         "Successfully sent 2 of 3 emails",
-        "1 users had no email address",
+        "2 users had no email address",
         "1 email addresses were invalid",
         "1 emails failed (omero-mail failed list shows why)",
     ]
@@ -236,9 +264,72 @@ def test_status_shows_the_outcome_after_the_command_exited(service, config, caps
     code, out, _ = broadcast(config, capsys, "status", event_id)
     assert code == 0
     assert out.splitlines() == [f"Broadcast {event_id}", "Successfully sent 3 of 3 emails",
-                                "1 users had no email address", "1 email addresses were invalid"]
+                                "2 users had no email address"]
 
 
-def test_status_of_an_unknown_broadcast_says_nothing_was_planned(config, capsys, amqp_url):
-    code, out, _ = broadcast(config, capsys, "status", "2b0e5d1c-8e5e-4fad-8c22-3c58af2a1e87")
+def test_status_takes_a_prefix_of_the_broadcast_id(service, config, capsys, smtp_server):
+    _, out, _ = broadcast(config, capsys, "S", "B", "--everyone")
+    event_id = out.split()[1]
+    smtp_server.wait_for_messages(3)
+    wait_for(lambda: "Successfully sent 3 of 3" in broadcast(config, capsys, "status", event_id[:8])[1],
+             what="the status by prefix")
+    assert broadcast(config, capsys, "status", event_id[:8])[1].splitlines()[0] == f"Broadcast {event_id}"
+
+
+def test_status_of_a_queued_broadcast_not_yet_planned_says_so(config, capsys, props):
+    declare_topology(props["omero.mail.broker.url"], topo.from_properties(props))
+    _, out, _ = broadcast(config, capsys, "S", "B", "--everyone")
+    code, out, _ = broadcast(config, capsys, "status", out.split()[1])
     assert code == 0 and "Not planned yet" in out
+
+
+def test_status_of_an_unknown_broadcast_says_so_and_creates_nothing(config, capsys, props, amqp_url):
+    unknown = "2b0e5d1c-8e5e-4fad-8c22-3c58af2a1e87"
+    code, _, err = broadcast(config, capsys, "status", unknown)
+    assert code == 1 and err.splitlines() == [f"No broadcast {unknown!r} is known (none queued with this ID, or "
+                                              "its outcomes expired after omero.mail.broadcast.results.expires)"]
+    with pika.BlockingConnection(pika.URLParameters(props["omero.mail.broker.url"])) as connection:
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker):
+            connection.channel().queue_declare(results.queue_name(unknown), passive=True)
+
+
+@pytest.mark.parametrize("args", [["status"], ["status", "--everyone"], ["status", "x", "--user-name", "alice"],
+                                  ["status", "x", "y"]])
+def test_status_is_never_taken_as_a_subject(config, capsys, smtp_server, args):
+    code, _, err = broadcast(config, capsys, *args)
+    assert code == 2 and "`status` is never a subject" in err
+    assert smtp_server.received == []
+
+
+def test_a_broadcast_with_no_recipient_prints_no_progress_line(service, config, capsys, tmp_path, smtp_server):
+    code, out, err = broadcast(config, capsys, "S", "B", "--user-name", "bob", "--wait", "20")
+    assert code == 0 and out.splitlines()[1:] == ["Successfully sent 0 of 0 emails", "1 users had no email address"]
+    assert "Sending" not in err
+
+
+def test_a_refused_broadcast_is_logged_as_one_warning_line_without_a_traceback(service, publish, props, caplog):
+    with caplog.at_level("INFO"):
+        event = publish("admin.broadcast", {"subject": "S", "body": "B", "everyone": True, "requested_by": "carol"})
+        url = props["omero.mail.broker.url"]
+        wait_for(lambda: queue_depths(url, [topo.INVALID_QUEUE])[topo.INVALID_QUEUE] == 1, what="the broadcast parked")
+    about = [r for r in caplog.records if event.id in r.getMessage()]
+    assert [r.levelname for r in about] == ["WARNING"]
+    assert about[0].exc_info is None and "'carol' is not a member of system" in about[0].getMessage()
+    assert not [r for r in caplog.records if r.levelno >= 40]
+
+
+def test_an_experimenter_address_with_a_display_name_is_mailed_with_it(make_service, config, capsys, smtp_server,
+                                                                       tmp_path):
+    """MailUtil.validateEmail (new InternetAddress(email).validate()) accepts it, so OMERO mails it."""
+    people = write_directory(tmp_path / "named.json", [
+        {"id": 0, "omeName": "root", "email": "root@example.org", "groups": ["system", "user"]},
+        {"id": 2, "omeName": "alice", "email": "Alice Admin <alice@example.org>", "groups": ["user"]},
+    ])
+    make_service(omero__mail__directory__file=str(people))
+    config.write_text(config.read_text() + f"omero.mail.directory.file={people}\n")
+    code, out, _ = broadcast(config, capsys, "S", "plain text", "--user-name", "alice", "--wait", "20")
+    assert code == 0 and out.splitlines()[1:] == ["Successfully sent 1 of 1 emails"]
+    [message] = smtp_server.messages
+    assert recipients(smtp_server) == ["alice@example.org"] and message["To"] == "Alice Admin <alice@example.org>"
+    # JavaMail MimeBodyPart.setText: MimeUtility.checkAscii(text) == ALL_ASCII -> charset "us-ascii".
+    assert message.get_content_charset() == "us-ascii"

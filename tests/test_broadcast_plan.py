@@ -69,14 +69,40 @@ def test_unknown_users_and_groups_get_an_error_line_each_and_the_rest_is_kept():
     assert names(recipients) == ["alice"]
 
 
-def test_users_without_email_and_with_invalid_email_are_counted_not_mailed():
+def test_users_without_email_and_with_invalid_email_are_counted_together_not_mailed():
+    """SendEmailRequestI.parseRecipients: null email or !validateEmail -> rsp.invalidusers."""
     result = plan(everyone=True)
-    assert [m.to for m in result.mails] == ["root@example.org", "alice@example.org", "carol@example.org"]
-    assert (result.no_email, result.invalid) == (1, 1)
+    assert [m.to for m in result.mails] == ["root@example.org", "alice@example.org", "carol@example.org",
+                                            "CAROL@example.org"]
+    assert (result.no_email, result.invalid) == (2, 0)
 
 
-def test_addresses_are_deduplicated_whatever_their_case():
-    assert [m.to for m in plan(group_names=["lab"]).mails] == ["carol@example.org"]
+def test_only_exactly_equal_addresses_are_one():
+    """SendEmailRequestI.parseRecipients keeps addresses in a HashSet<String>: case counts."""
+    assert [m.to for m in plan(group_names=["lab"]).mails] == ["carol@example.org", "CAROL@example.org"]
+    assert [m.to for m in plan(user_names=["carol", "carol"]).mails] == ["carol@example.org"]
+
+
+def test_two_addresses_differing_in_case_get_two_message_ids():
+    first, second = plan(group_names=["lab"]).mails
+    assert first.message_id != second.message_id
+
+
+def test_invalid_cc_and_bcc_addresses_are_the_invalid_emails():
+    """SendEmailRequestI.parseExtraRecipients: an extra address failing validateEmail -> rsp.invalidemails."""
+    result = plan(user_names=["alice"], cc=["x@example.org", "not an address"], bcc=["y@"])
+    assert (result.no_email, result.invalid) == (0, 2)
+
+
+def test_an_address_with_a_display_name_is_mailed_as_omero_mails_it():
+    """MailUtil.validateEmail: new InternetAddress(email).validate() accepts "Name <addr>"."""
+    directory = MemoryDirectory([
+        Experimenter(0, "root", email="root@example.org", groups=frozenset({"system", "user"})),
+        Experimenter(2, "alice", email="Alice Admin <alice@example.org>", groups=frozenset({"user"})),
+    ], GROUPS)
+    result = plan_broadcast(broadcast(user_names=["alice"]), directory, "omero@example.org")
+    assert [m.to for m in result.mails] == ["Alice Admin <alice@example.org>"] and result.no_email == 0
+    assert result.mails[0].recipients == ["alice@example.org"]
 
 
 def test_cc_addresses_share_one_copy_and_users_mails_carry_no_cc():

@@ -149,3 +149,9 @@ def test_control_characters_in_the_body_are_quoted_printable():
 def test_a_lone_dot_line_in_the_body_survives_as_text():
     data = build(mail(text="one\n.\ntwo\n"))
     assert parse(data).get_content().replace("\r\n", "\n") == "one\n.\ntwo\n"
+
+
+def test_ascii_text_is_labelled_us_ascii_and_other_text_utf_8():
+    """JavaMail MimeBodyPart.setText: all-ASCII text -> charset us-ascii, else the default MIME charset."""
+    assert b"Content-Type: text/plain; charset=us-ascii\r\n" in build(mail(text="plain\n"))
+    assert b'Content-Type: text/plain; charset="utf-8"\r\n' in build(mail(text="d\u00e9j\u00e0\n"))

@@ -110,3 +110,19 @@ def test_a_server_requiring_starttls_when_it_is_off_is_a_transient_error(certifi
 def test_connection_refused_is_transient():
     with pytest.raises(TransientError, match="cannot connect"):
         SMTPTransport(props_for(free_port())).send(envelope())
+
+
+def test_a_username_without_smtp_auth_does_not_log_in(smtp_server):
+    """JavaMail SMTPTransport.protocolConnect authenticates only when mail.smtp.auth is true."""
+    transport = SMTPTransport(props_for(smtp_server.port, **{"omero.mail.username": "omero",
+                                                             "omero.mail.password": "s3cret"}))
+    with transport:
+        transport.send(envelope())
+    assert len(smtp_server.received) == 1
+
+
+def test_socket_factory_fallback_is_refused_rather_than_ignored(smtp_server):
+    from senders.transports import TransportConfigError
+
+    with pytest.raises(TransportConfigError, match="socketFactory.fallback=true is refused"):
+        SMTPTransport(props_for(smtp_server.port, **{"omero.mail.smtp.socketFactory.fallback": "true"}))

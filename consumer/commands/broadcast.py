@@ -1,14 +1,17 @@
 """``omero-mail broadcast``: ``omero admin email``, queued, so it survives logout.
 
-Same arguments and messages as OMERO's (REFERENCE.md §3), plus ``--cc``, ``--bcc``,
-``--html`` and ``--from``. The command checks what it can (an admin asks; recipients
-exist), publishes one ``admin.broadcast`` event and returns once the broker confirmed
-it: the consumers send the emails whether or not this command is still running. The
-rules stage checks the requester again before planning.
+Same arguments, messages and exit codes as OMERO's (``omero-py``'s ``admin.py`` ``email``
+and ``cli.py``'s ``UserGroupControl``), plus ``--cc``, ``--bcc``, ``--html`` and
+``--from``. The command checks what it can (an admin asks; recipients exist), publishes
+one ``admin.broadcast`` event and returns once the broker confirmed it: the consumers
+send the emails whether or not this command is still running. The rules stage checks
+the requester again before planning.
 
-``--wait`` follows delivery through the broadcast's results queue (``consumer/results.py``)
-with a progress bar, then prints OMERO's summary; ``broadcast status ID`` prints the same
-later.
+On a terminal it then waits and prints OMERO's summary, as ``omero admin email`` does;
+elsewhere (a script, cron) it returns at once unless ``--wait`` is given; ``--no-wait``
+never waits. Waiting follows delivery through the broadcast's results queue
+(``consumer/results.py``) with a progress bar. ``broadcast status ID`` prints the same
+summary later: ``status`` as the first word is always that command, never a subject.
 """
 
 from __future__ import annotations
@@ -17,15 +20,28 @@ import argparse
 import logging
 import sys
 import time
-import uuid
 
 STATUS = "status"
+
+#: omero-py admin.py ``email``: ``die(12, ...)`` for a "no-body" error with parameters
+#: (no recipients, no body), ``die(13, "Failed to send emails:...")`` for every other one.
+EXIT_NO_BODY, EXIT_FAILED = 12, 13
+#: Ours: the broadcast went out but some emails failed, or the consumer refused it.
+EXIT_SOME_FAILED = 1
 
 
 def address(text: str) -> str:
     from senders.message import is_valid_address
 
     if not is_valid_address(text.strip()):
+        raise argparse.ArgumentTypeError(f"not an email address: {text!r}")
+    return text.strip()
+
+
+def recipient(text: str) -> str:
+    from senders.address import is_valid_recipient
+
+    if not is_valid_recipient(text.strip()):
         raise argparse.ArgumentTypeError(f"not an email address: {text!r}")
     return text.strip()
 
@@ -46,18 +62,21 @@ def register(subparsers) -> None:
         description="Email users as `omero admin email` does, through the queue: the sending goes on after "
                     "this command returns. `omero-mail broadcast status ID` shows a broadcast's outcome later.",
     )
-    parser.add_argument("subject", metavar="SUBJECT", help=f"the subject (or `{STATUS}` ID: a broadcast's outcome)")
+    parser.add_argument("subject", metavar="SUBJECT",
+                        help=f"the subject; `{STATUS} ID` instead shows a broadcast's outcome (so `{STATUS}` "
+                             "alone is never a subject)")
     parser.add_argument("text", nargs="*", metavar="TEXT",
                         help="the body, words joined by spaces; absent or `-`: read from standard input")
     parser.add_argument("--everyone", action="store_true", help="all active users (users and groups ignored)")
     parser.add_argument("--inactive", action="store_true", help="include inactive users")
-    parser.add_argument("--user-id", action="append", type=int, default=[], metavar="ID")
+    # IDs are checked as OMERO's CLI checks them: "Not a valid user ID: x" on stderr, the rest still sent.
+    parser.add_argument("--user-id", action="append", default=[], metavar="ID")
     parser.add_argument("--user-name", action="append", default=[], metavar="NAME")
-    parser.add_argument("--group-id", action="append", type=int, default=[], metavar="ID")
+    parser.add_argument("--group-id", action="append", default=[], metavar="ID")
     parser.add_argument("--group-name", action="append", default=[], metavar="NAME")
-    parser.add_argument("--cc", action="append", type=address, default=[], metavar="ADDRESS",
+    parser.add_argument("--cc", action="append", type=recipient, default=[], metavar="ADDRESS",
                         help="a copy to this address, shown as Cc (one copy in all, not one per user)")
-    parser.add_argument("--bcc", action="append", type=address, default=[], metavar="ADDRESS",
+    parser.add_argument("--bcc", action="append", type=recipient, default=[], metavar="ADDRESS",
                         help="a copy to this address, named in no header any other recipient sees")
     parser.add_argument("--html", action="store_true",
                         help="the body is HTML; sent as multipart with a plain-text part made from it")
@@ -65,8 +84,12 @@ def register(subparsers) -> None:
                         help="From address; only one listed in omero.mail.broadcast.from")
     parser.add_argument("--as", dest="as_user", metavar="USER",
                         help="the admin sending (default omero.mail.broadcast.user); must be in group system")
-    parser.add_argument("--wait", nargs="?", type=seconds, const=0.0, default=None, metavar="SECONDS",
-                        help="follow delivery and print the summary (up to SECONDS; no value: until done)")
+    waiting = parser.add_mutually_exclusive_group()
+    waiting.add_argument("--wait", nargs="?", type=seconds, const=0.0, default=None, metavar="SECONDS",
+                         help="follow delivery and print the summary (up to SECONDS; no value: until done); "
+                              "the default on a terminal; exit 1 if any email failed")
+    waiting.add_argument("--no-wait", action="store_true",
+                         help="return once the broadcast is queued (the default when not on a terminal)")
     parser.set_defaults(func=run, parser=parser)
 
 
@@ -74,8 +97,11 @@ def run(args) -> int:
     if args.log_level != "DEBUG":
         # Reading the results queue connects and consumes; an admin needs the summary, not that.
         logging.getLogger("events.broker").setLevel(logging.WARNING)
-    if args.subject == STATUS and len(args.text) == 1 and not _recipient_options(args):
-        return status(args, _event_id(args.parser, args.text[0]))
+    if args.subject == STATUS:
+        if len(args.text) != 1 or _recipient_options(args) or _sending_options(args):
+            args.parser.error(f"`{STATUS}` takes one broadcast ID and no other option: "
+                              f"omero-mail broadcast {STATUS} ID (`{STATUS}` is never a subject)")
+        return status(args, args.text[0])
     return send(args)
 
 
@@ -83,16 +109,36 @@ def _recipient_options(args) -> bool:
     return bool(args.everyone or args.user_id or args.user_name or args.group_id or args.group_name)
 
 
-def _event_id(parser, text: str) -> str:
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        parser.error(f"not a broadcast ID: {text!r}")
+def _sending_options(args) -> bool:
+    return bool(args.inactive or args.cc or args.bcc or args.html or args.mail_from or args.as_user
+                or args.wait is not None or args.no_wait)
 
 
 def _body(args) -> str:
     text = " ".join(args.text) if args.text else "-"
     return sys.stdin.read() if text == "-" else text
+
+
+def _die(code: int, text: str) -> int:
+    """omero-py cli.py ``die``: the text on stderr, the code returned."""
+    print(text, file=sys.stderr)
+    return code
+
+
+def _refused(exc) -> int:
+    """A refusal as OMERO's CLI reports it (admin.py ``email``), our reason after OMERO's text."""
+    if exc.omero is None:
+        return _die(EXIT_FAILED, f"Failed to send emails:\n{exc}")
+    name, text = exc.omero
+    if name == "no-body":
+        return _die(EXIT_NO_BODY, f"ApiUsageException:{text}")
+    return _die(EXIT_FAILED, f"Failed to send emails:\nApiUsageException:{text} ({exc})")
+
+
+def _should_wait(args) -> bool:
+    if args.no_wait:
+        return False
+    return args.wait is not None or sys.stdout.isatty()
 
 
 def send(args) -> int:
@@ -103,41 +149,34 @@ def send(args) -> int:
 
     from ..cli import properties
     from ..service import make_directory
-    from . import CommandError
 
     props = properties(args)
-    if not _recipient_options(args):
-        args.parser.error(broadcast.NO_RECIPIENTS)
-    subject = args.subject.strip()
-    if not subject:
-        args.parser.error("the subject is empty")
-    body = _body(args)
-    if not body.strip():
-        args.parser.error("the body is empty")
-    html = body if args.html else None
-    text = broadcast.html_to_text(body) if args.html else body
     directory = make_directory(props)()
     requested_by = args.as_user or props["omero.mail.broadcast.user"]
+    known, errors = _known(args, directory)
+    for line in errors:
+        print(line, file=sys.stderr)
+    if args.everyone and any(known.values()):
+        print(broadcast.IGNORED, file=sys.stderr)
     data = {
-        "subject": subject, "body": text, "html": html, "everyone": args.everyone, "inactive": args.inactive,
-        "user_ids": args.user_id, "user_names": args.user_name, "group_ids": args.group_id,
-        "group_names": args.group_name, "cc": args.cc, "bcc": args.bcc, "requested_by": requested_by,
+        "subject": args.subject.strip(), "everyone": args.everyone, "inactive": args.inactive,
+        **({} if args.everyone else known), "cc": args.cc, "bcc": args.bcc, "requested_by": requested_by,
     }
     if args.mail_from:
         data["mail_from"] = args.mail_from
     allowed = [a.strip() for a in props["omero.mail.broadcast.from"].split(",") if a.strip()]
     try:
+        # SendEmailRequestI.init's order: permissions, recipients, then the request itself.
         broadcast.check_admin(requested_by, directory)
+        if not broadcast.has_recipients(data):
+            raise broadcast.BroadcastRefused(broadcast.NO_RECIPIENTS, broadcast.NO_RECIPIENTS_ERR)
+        broadcast.check_request({**data, "body": "-"}, props["omero.mail.from"], allowed)
+        body = _body(args)
+        html = body if args.html else None
+        data.update(body=broadcast.html_to_text(body) if args.html else body, html=html)
         broadcast.check_request(data, props["omero.mail.from"], allowed)
     except broadcast.BroadcastRefused as exc:
-        raise CommandError(str(exc)) from None
-    recipients = broadcast.resolve(data, directory)
-    for line in recipients.warnings + recipients.errors:
-        print(line, file=sys.stderr)
-    if not args.everyone:
-        data.update(_known(args, directory))
-        if not broadcast.has_recipients(data):
-            raise CommandError(broadcast.NO_RECIPIENTS)
+        return _refused(exc)
 
     from .. import results
 
@@ -146,21 +185,57 @@ def send(args) -> int:
     expires = topo.parse_duration_ms(props["omero.mail.broadcast.results.expires"])
     results.declare(url, topo.from_properties(props), event.id, expires)
     with Publisher(url) as publisher:
-        publisher.publish(Message(topo.EVENTS_EXCHANGE, event.type, event.to_json(), event.id))
+        publisher.publish_many([results.queued(event.id),
+                                Message(topo.EVENTS_EXCHANGE, event.type, event.to_json(), event.id)])
     print(f"Broadcast {event.id} queued: `omero-mail broadcast status {event.id}` shows its outcome", flush=True)
-    if args.wait is None:
+    if not _should_wait(args):
         return 0
-    return follow(url, event.id, args.wait)
+    return follow(url, event.id, args.wait or 0.0)
 
 
-def _known(args, directory) -> dict:
-    """Only the users and groups that exist go in the event (OMERO's CLI drops the rest)."""
-    return {
-        "user_names": [n for n in args.user_name if directory.experimenter_by_name(n)],
-        "user_ids": [i for i in args.user_id if directory.experimenter(i)],
-        "group_names": [n for n in args.group_name if directory.group(n)],
-        "group_ids": [i for i in args.group_id if directory.group(i)],
-    }
+def _known(args, directory) -> tuple[dict, list[str]]:
+    """The users and groups that exist, and OMERO's error line for each that does not.
+
+    omero-py cli.py ``get_users_groups`` (names, then IDs, users before groups), with
+    ``find_user_by_id``'s "Not a valid user ID" for what is not a number: non-fatal,
+    the rest still goes out.
+    """
+    known = {"user_names": [], "user_ids": [], "group_names": [], "group_ids": []}
+    errors: list[str] = []
+    for name in args.user_name:
+        if directory.experimenter_by_name(name):
+            known["user_names"].append(name)
+        else:
+            errors.append(f"Unknown user: {name}")
+    for text in args.user_id:
+        user_id = _int(text)
+        if user_id is None:
+            errors.append(f"Not a valid user ID: {text}")
+        elif directory.experimenter(user_id):
+            known["user_ids"].append(user_id)
+        else:
+            errors.append(f"Unknown user: {user_id}")
+    for name in args.group_name:
+        if directory.group(name):
+            known["group_names"].append(name)
+        else:
+            errors.append(f"Unknown group: {name}")
+    for text in args.group_id:
+        group_id = _int(text)
+        if group_id is None:
+            errors.append(f"Not a valid group ID: {text}")
+        elif directory.group(group_id):
+            known["group_ids"].append(group_id)
+        else:
+            errors.append(f"Unknown group: {group_id}")
+    return known, errors
+
+
+def _int(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
 
 
 def follow(url: str, event_id: str, limit: float) -> int:
@@ -173,13 +248,14 @@ def follow(url: str, event_id: str, limit: float) -> int:
         reader.stop()
         raise CommandError(f"cannot read the results of broadcast {event_id}")
     deadline = time.monotonic() + limit if limit else None
-    progress = Progress(None, "Sending")
+    progress = None
     hinted = False
     started = time.monotonic()
     try:
         while True:
             tally = reader.snapshot()
-            if tally.planned is not None:
+            if tally.planned is not None and tally.total:
+                progress = progress or Progress(tally.total, "Sending")
                 progress.update(tally.done, tally.total)
             if tally.finished or (deadline is not None and time.monotonic() >= deadline):
                 break
@@ -189,28 +265,31 @@ def follow(url: str, event_id: str, limit: float) -> int:
                       "a refused broadcast is parked in omero.mail.invalid)", file=sys.stderr)
             time.sleep(0.1)
     finally:
-        progress.close()
+        if progress is not None:
+            progress.close()
         reader.stop()
     for line in tally.summary():
         print(line)
-    if tally.refused is not None:
-        return 1
+    if tally.refused is not None or tally.failed_only:
+        return EXIT_SOME_FAILED
     if not tally.finished:
         print(f"`omero-mail broadcast status {event_id}` follows the rest")
     return 0
 
 
-def status(args, event_id: str) -> int:
-    from events import topology as topo
-
+def status(args, given: str) -> int:
     from .. import results
     from ..cli import properties
 
     props = properties(args)
     url = props["omero.mail.broker.url"]
-    # Declaring is idempotent; for an unknown or expired ID it makes an empty queue that expires again.
-    results.declare(url, topo.from_properties(props), event_id,
-                    topo.parse_duration_ms(props["omero.mail.broadcast.results.expires"]))
+    matches = results.find(url, given)
+    if not matches:
+        return _die(1, f"No broadcast {given!r} is known (none queued with this ID, or its outcomes expired "
+                       f"after omero.mail.broadcast.results.expires)")
+    if len(matches) > 1:
+        return _die(1, f"{given!r} is the start of {len(matches)} broadcast IDs: " + ", ".join(sorted(matches)))
+    [event_id] = matches
     tally = results.read_all(url, event_id)
     print(f"Broadcast {event_id}")
     for line in tally.summary():

@@ -1,7 +1,8 @@
 """``omero-mail senders``: load the active sender rules and list them (checks the XML).
 
 A broken file (malformed XML, an unknown element or class, entity declarations, a query
-that cannot be mapped) exits 1 with one line naming the file, the line and the reason.
+that cannot be mapped) exits 1 with one line naming the file, the line and the reason; so
+does a missing directory, or one with no active sender while ``omero.mail.config`` is true.
 """
 
 from __future__ import annotations
@@ -14,14 +15,18 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from senders.xmlconfig import load_senders, sender_files
+    from senders.xmlconfig import NoSenders, active_senders, sender_files, senders_dir
 
     from ..cli import properties
+    from . import CommandError
 
     props = properties(args)
-    directory = args.dir or props["omero.mail.senders.dir"]
+    directory = senders_dir(args.dir or props["omero.mail.senders.dir"])
+    try:
+        senders = active_senders(directory, props, required=props.bool("omero.mail.config"))
+    except NoSenders as exc:
+        raise CommandError(str(exc)) from None
     files = sender_files(directory)
-    senders = load_senders(directory, files, properties=props)
     if not props.bool("omero.mail.config"):
         print("note: omero.mail.config is false, so these senders send nothing")
     active = [s for s in senders if s.enabled]

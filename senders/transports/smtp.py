@@ -6,7 +6,10 @@ server has dropped it. TLS is decided in one place: implicit TLS when
 ``javax.net.ssl.SSLSocketFactory`` (OMERO's port-465 recipe), STARTTLS when
 ``omero.mail.smtp.starttls.enable`` is true. A server that does not offer STARTTLS when
 it is required is an error, never a silent downgrade. Certificates and host names are
-verified unless ``omero.mail.smtp.ssl.verify`` is false.
+verified unless ``omero.mail.smtp.ssl.verify`` is false. Login happens only with
+``omero.mail.smtp.auth`` true, as in JavaMail, whatever the username.
+``omero.mail.smtp.socketFactory.fallback=true`` (JavaMail: a plain socket when the TLS
+one fails) is refused at start: mail and password would go out in clear text.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import socket
 import ssl
 from typing import Mapping
 
+from . import TransportConfigError
 from .base import Envelope, PermanentError, Refused, TransientError, Transport
 
 log = logging.getLogger(__name__)
@@ -78,6 +82,9 @@ class SMTPTransport(Transport):
         self.port = int(props.get(port_key) or props.get("omero.mail.port") or (465 if self.implicit_tls else 25))
         self.starttls = _flag(props, "omero.mail.smtp.starttls.enable")
         self.auth = _flag(props, "omero.mail.smtp.auth")
+        if _flag(props, "omero.mail.smtp.socketFactory.fallback"):
+            raise TransportConfigError("omero.mail.smtp.socketFactory.fallback=true is refused: it would send mail "
+                                       "and password in clear text when TLS fails; set it to false")
         self.username = props.get("omero.mail.username", "")
         self.connect_timeout = _ms(props, "omero.mail.smtp.connectiontimeout")
         self.timeout = _ms(props, "omero.mail.smtp.timeout")
@@ -116,7 +123,7 @@ class SMTPTransport(Transport):
                     raise TransientError(f"SMTP server {where} does not offer STARTTLS, which omero.mail.smtp.starttls.enable requires")
                 smtp.starttls(context=self.ssl_context())
                 smtp.ehlo()
-            if self.auth or self.username:
+            if self.auth:
                 smtp.login(self.username, _secret(self.props, "omero.mail.password"))
         except smtplib.SMTPAuthenticationError as exc:
             raise TransientError(f"SMTP login to {where} as {self.username!r} refused: {exc.smtp_code}") from None
