@@ -1,6 +1,7 @@
 """``omero-mail broadcast``: ``omero admin email``, queued, so it survives logout.
 
-Same arguments and messages as OMERO's (REFERENCE.md §3), plus ``--cc``, ``--bcc``,
+Same arguments and messages as OMERO's (omero-py's ``omero/plugins/admin.py``, ``email``;
+README, "Admin broadcast"), plus ``--cc``, ``--bcc``,
 ``--html`` and ``--from``. The command checks what it can (an admin asks; recipients
 exist), publishes one ``admin.broadcast`` event and returns once the broker confirmed
 it: the consumers send the emails whether or not this command is still running. The
