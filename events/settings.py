@@ -4,10 +4,11 @@
 OMERO reads them) into frozen dataclasses, one per piece that needs them: the SMTP
 transport, the queues, the flood guard, the directory, the monitoring endpoint, the
 bridge. A value that does not parse is one :class:`ConfigError` line naming the key, the
-value, where it was set and the form expected, before anything connects. ``consume``,
-``bridge``, ``declare`` and ``config list|get`` read them first; the pieces then take
+value, where it was set and the form expected, before anything connects: the consumer
+(``consume``), the bridge and ``config list|get`` read them first. The pieces then take
 these values, never the bag. The bag stays on :attr:`Settings.props` for what reads keys
-of its own: a site's transport, the sender files' ``${...}`` placeholders.
+of its own: a site's transport, the sender files' ``${...}`` placeholders, the
+broadcast and web-error planners.
 """
 
 from __future__ import annotations
