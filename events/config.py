@@ -6,7 +6,8 @@ Sources, later wins: built-in defaults, OMERO's ``etc/grid/config.xml`` (its act
 profile), ``key=value`` files, then environment variables (``OMERO_MAIL_HOST`` for
 ``omero.mail.host``). ``${name}`` references between properties are expanded when a
 value is read. These are the readers and the bag of text; ``events/settings.py`` turns
-it into typed values, checked once at start.
+it into typed values, checked once at start. Over 300 lines for one reason: the table of
+defaults, OMERO's list with this project's keys, which reads best whole.
 """
 
 from __future__ import annotations
@@ -141,8 +142,7 @@ def legacy_env_name(key: str) -> str:
 
 def is_known(key: str) -> bool:
     """A property omero-mail reads: one with a default, or a per-type flood override."""
-    return key in DEFAULTS or key.endswith(".file") and is_secret(key[:-len(".file")]) \
-        or FLOOD_TYPE_KEY.fullmatch(key) is not None
+    return key in DEFAULTS or FLOOD_TYPE_KEY.fullmatch(key) is not None
 
 
 def nearest_known(key: str) -> str | None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from . import values
-from .config import ConfigError, Properties, Secret
+from .config import Properties, Secret
 
 SSL_FACTORY = "javax.net.ssl.SSLSocketFactory"
 FLOOD_PREFIX = "omero.mail.flood."

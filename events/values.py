@@ -51,8 +51,8 @@ def whole(text: str, minimum: int = 0) -> int:
     try:
         value = int(text.strip())
     except ValueError:
-        value = None
-    if value is None or value < minimum:
+        value = minimum - 1
+    if value < minimum:
         raise ValueError(f"a whole number of at least {minimum}")
     return value
 
@@ -61,8 +61,8 @@ def number(text: str, minimum: float = 0.0) -> float:
     try:
         value = float(text.strip())
     except ValueError:
-        value = None
-    if value is None or not value >= minimum:
+        value = minimum - 1
+    if not value >= minimum:  # also refuses nan
         raise ValueError(f"a number of at least {minimum:g}")
     return value
 

@@ -88,7 +88,8 @@ def test_config_set_with_force_writes_an_unknown_key(tmp_path):
 
 def test_config_set_takes_a_per_type_flood_key(tmp_path):
     path = tmp_path / "site.properties"
-    assert omero_mail("--config", str(path), "config", "set", "omero.mail.flood.web.error.threshold", "1").returncode == 0
+    result = omero_mail("--config", str(path), "config", "set", "omero.mail.flood.web.error.threshold", "1")
+    assert result.returncode == 0, result.stderr
 
 
 def test_config_list_cut_short_by_its_reader_ends_quietly():
