@@ -15,15 +15,14 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,web]'
 	touch $@
 
-# Development: a local SMTP sink filing mails under var/mail/, the topology declared,
-# the consumer in the foreground. Ctrl-C stops both.
+# Development: the topology declared, then one process (consumer/devrun.py) with a local
+# SMTP sink filing mails under var/mail/ and the consumer in the foreground. Ctrl-C, or
+# SIGTERM to make (which passes it on), stops both; a busy SINK_PORT stops it at once.
 run: venv
 	mkdir -p var/senders
 	test -e var/senders/mail-senders.xml || cp etc/mail-senders.example var/senders/mail-senders.xml
 	$(BIN)/omero-mail --config $(DEV_CONFIG) declare
-	$(BIN)/omero-mail sink --port $(SINK_PORT) --maildir var/mail & sink=$$!; \
-	trap 'kill $$sink 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/omero-mail --config $(DEV_CONFIG) consume
+	$(BIN)/python -m consumer.devrun --port $(SINK_PORT) --maildir var/mail --config $(DEV_CONFIG)
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

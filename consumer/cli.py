@@ -1,7 +1,9 @@
 """The ``omero-mail`` console script: global options, then one subcommand.
 
 Each subcommand lives in ``consumer/commands/<name>.py`` with ``register(subparsers)``.
-Exit codes: 0 ok, 2 usage error (argparse's), 1 with a one-line reason on stderr.
+Exit codes: 0 ok, 2 usage error (argparse's), 1 with a one-line reason on stderr, and
+141 (as a Unix tool killed by SIGPIPE) without a word when the reader of the output went
+away (``omero-mail config list | head -2``).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from typing import Sequence
 
@@ -94,7 +97,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # Python's last flush at exit would fail again and print a traceback: write nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except EXPECTED_ERRORS as exc:
         print(f"omero-mail: error: {redact(str(exc))}", file=sys.stderr)
         return 1

@@ -16,6 +16,7 @@ import re
 from dataclasses import replace
 
 from events import topology as topo
+from events.settings import QueueSettings, queue_settings
 
 #: Queue arguments that have a policy equivalent, and the policy key for each.
 POLICY_KEYS = {
@@ -64,7 +65,11 @@ def render(document: dict) -> str:
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
-def topology_for(props) -> topo.Topology:
+def declared_topology(queues: QueueSettings) -> topo.Topology:
     """What the consumer declares: all arguments, or only the non-policy ones."""
-    topology = topo.from_properties(props)
-    return declared(topology) if props.bool("omero.mail.queue.policies") else topology
+    topology = topo.from_settings(queues)
+    return declared(topology) if queues.policies else topology
+
+
+def topology_for(props) -> topo.Topology:
+    return declared_topology(queue_settings(props))

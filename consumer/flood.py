@@ -18,14 +18,13 @@ import logging
 import threading
 from typing import Callable
 
-from events import topology as topo
 from events.broker import BrokerError, Message, Publisher
 from events.schemas import Event
-from senders.flood import FloodGuard, Window, digest_mails, rules_from_properties
+from events.settings import FloodSettings
+from senders.flood import FloodGuard, Window, digest_mails, rules_from_settings
 from senders.mail import Mail
 from senders.plan import Plan
 
-from events.config import ConfigError, Properties
 from .rules_stage import outbox_message
 
 log = logging.getLogger(__name__)
@@ -52,8 +51,10 @@ class FloodControl:
         """True when the event was folded (the stage then acks it); False when it is to be mailed as usual."""
         if self.guard.admit(event, result.mails):
             return False
-        log.debug("event %s %s folded into a digest (%s)", event.id, event.type,
-                 ", ".join(f"{k}={v}" for k, v in zip(self.guard.rules[event.type].key_fields, self.guard.key(event))))
+        window = self.guard.window_of(event)
+        if window is not None:
+            log.info("event %s %s folded into a digest (%s): %d folded in this window so far",
+                     event.id, event.type, window.describe_key(), window.folded)
         self._schedule()
         return True
 
@@ -109,11 +110,7 @@ class FloodControl:
             self._publisher.close()
 
 
-def flood_control(props: Properties) -> FloodControl:
-    """The guard as the properties set it (``omero.mail.flood.*``), publishing to the broker."""
-    try:
-        rules = rules_from_properties(props, lambda text: topo.parse_duration_ms(text) / 1000)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    url = props["omero.mail.broker.url"]
-    return FloodControl(FloodGuard(rules), lambda: Publisher(url, name="omero-mail digests"), outbox_message)
+def flood_control(flood: FloodSettings, broker_url: str) -> FloodControl:
+    """The guard as ``omero.mail.flood.*`` set it, publishing its digests to the broker."""
+    return FloodControl(FloodGuard(rules_from_settings(flood)),
+                        lambda: Publisher(broker_url, name="omero-mail digests"), outbox_message)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterator, Mapping
@@ -142,12 +143,16 @@ def one_line(text: str, limit: int = 500) -> str:
 
 def parked(body: bytes, message_id: str, routing_key: str, headers: dict, reason: str,
            content_type: str = "application/json") -> Message:
-    """A copy of a message for the parking lot, with why and when."""
+    """A copy of a message for the parking lot, with why and when.
+
+    A message that came without an id gets its event's, else a fresh one: every parked
+    message can be picked by the start of its id.
+    """
     return Message(
         exchange=topo.MAIL_EXCHANGE,
         routing_key=routing_key,
         body=body,
-        message_id=message_id or f"parked-{time.time_ns()}",
+        message_id=message_id or event_id_of(body) or str(uuid.uuid4()),
         headers={**headers, REASON: one_line(reason), PARKED_AT: now_iso()},
         content_type=content_type or "application/json",
     )

@@ -17,6 +17,7 @@ from typing import Callable, Iterable, Sequence
 
 from events import topology as topo
 from events.broker import Message, Parked, QueueBrowser
+from events.values import parse_duration_ms
 
 from . import outcomes
 
@@ -136,7 +137,7 @@ def parse_since(text: str) -> datetime:
     """``2026-11-23``, ``2026-11-23T10:00``, or an age such as ``30m``, ``2h`` (that long ago)."""
     text = text.strip()
     if re.fullmatch(r"\d+\s*(ms|s|m|h)?", text):
-        return datetime.now(timezone.utc) - timedelta(milliseconds=topo.parse_duration_ms(text))
+        return datetime.now(timezone.utc) - timedelta(milliseconds=parse_duration_ms(text))
     try:
         when = datetime.fromisoformat(text)
     except ValueError:

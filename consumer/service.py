@@ -22,7 +22,8 @@ from senders.transports import make_transport
 from senders.xmlconfig import NoSenders, active_senders, senders_dir
 
 from events.config import ConfigError, Properties
-from .definitions import topology_for
+from events.settings import Settings, directory_settings, read_settings
+from .definitions import declared_topology
 from .delivery_stage import DeliveryStage
 from .flood import flood_control
 from .health import Health, MonitoringServer, application
@@ -36,22 +37,25 @@ STAGES = ("rules", "delivery")
 
 def make_directory(props: Properties) -> Callable[[], Directory]:
     """The directory backend of ``omero.mail.directory.backend``, cached and refreshed."""
-    backend = props["omero.mail.directory.backend"].strip().lower()
-    if backend == "json":
-        load = partial(load_json_directory, props.get("omero.mail.directory.file") or None)
-    elif backend == "postgres":
-        load = partial(load_postgres_directory, dsn_from_properties(props))
+    settings = directory_settings(props)
+    if settings.backend == "json":
+        load = partial(load_json_directory, settings.file)
     else:
-        raise ConfigError(f"omero.mail.directory.backend must be json or postgres, not {backend!r}")
-    return RefreshingDirectory(load, props.float("omero.mail.directory.refresh"))
+        load = partial(load_postgres_directory, dsn_from_properties(props))
+    return RefreshingDirectory(load, settings.refresh)
 
 
 @dataclass
 class Service:
-    """A consumer and the stages it feeds; :meth:`run` blocks until stopped."""
+    """A consumer and the stages it feeds; :meth:`run` blocks until stopped.
+
+    Every typed property is read and checked first (``events/settings.py``), before
+    anything connects; the stages get typed values.
+    """
 
     props: Properties
     stages: tuple[str, ...] = STAGES
+    settings: Settings = field(init=False)
     consumer: Consumer = field(init=False)
     rules: RulesStage | None = field(init=False, default=None)
     delivery: DeliveryStage | None = field(init=False, default=None)
@@ -60,62 +64,62 @@ class Service:
 
     def __post_init__(self) -> None:
         props = self.props
-        topology = topology_for(props)
-        url = props["omero.mail.broker.url"]
+        settings = self.settings = read_settings(props)
+        topology = declared_topology(settings.queues)
+        url = settings.broker_url
         depths = QueueDepths(lambda: queue_depths(url, [q.name for q in topology.queues]))
         self.metrics = Metrics(depths)
         subscriptions = []
-        prefetch = props.int("omero.mail.consumer.prefetch")
+        prefetch = settings.prefetch
         if "rules" in self.stages:
             directory = make_directory(props)
-            where = senders_dir(props["omero.mail.senders.dir"])
+            where = senders_dir(settings.senders_dir)
             try:
-                senders = active_senders(where, props, required=props.bool("omero.mail.config"))
+                senders = active_senders(where, props, required=settings.senders_enabled)
             except NoSenders as exc:
                 raise ConfigError(str(exc)) from None
             log.info("%d senders loaded from %s", sum(1 for s in senders if s.enabled), where)
             self.rules = RulesStage(
                 senders=senders,
                 directory=directory,
-                mail_from=props["omero.mail.from"],
-                enabled=props.bool("omero.mail.config"),
+                mail_from=settings.mail_from,
+                enabled=settings.senders_enabled,
                 planners={"admin.broadcast": broadcast.planner(props, directory), "web.error": weberror.planner(props)},
             )
             self.rules.on_event = self.metrics.on_event
             subscriptions.append(Subscription(topo.EVENTS_QUEUE, self.rules.handle, prefetch))
-            self.rules.guard_floods(flood_control(props))
+            self.rules.guard_floods(flood_control(settings.flood, url))
         if "delivery" in self.stages:
-            make_transport(props).close()  # fail at start on a bad omero.mail.bean
-            if not props.bool("omero.mail.smtp.ssl.verify"):
+            make_transport(settings).close()  # fail at start on a bad omero.mail.bean
+            if not settings.smtp.verify:
                 log.warning("omero.mail.smtp.ssl.verify is false: the SMTP server's certificate and host name "
                             "are NOT checked, so anyone on the path can read the mail and the password")
             self.delivery = DeliveryStage(
-                lambda: self.metrics.track_transport(make_transport(props)),
-                connections=props.int("omero.mail.delivery.connections"),
+                lambda: self.metrics.track_transport(make_transport(settings)),
+                connections=settings.delivery_connections,
                 retry_delays_ms=topology.retry_delays_ms,
-                show_addresses=props.bool("omero.mail.log.addresses"),
-                crash_limit=props.int("omero.mail.queue.delivery-limit"),
+                show_addresses=settings.log_addresses,
+                crash_limit=settings.queues.delivery_limit,
             )
             self.delivery.on_outcome = self.metrics.on_outcome
             self.delivery.on_accepted = self.metrics.on_accepted
             subscriptions.append(Subscription(topo.OUTBOX_QUEUE, self.delivery.handle, prefetch))
         self.consumer = Consumer(
             url, subscriptions,
-            heartbeat=props.int("omero.mail.broker.heartbeat"),
+            heartbeat=settings.heartbeat,
             on_connect=lambda: declare_topology(url, topology),
         )
-        port = props["omero.mail.metrics.port"].strip()
-        if port and port != "0":
-            health = Health(self.consumer, depths, [s.queue for s in subscriptions],
-                            topo.parse_duration_ms(props["omero.mail.health.stuck-after"]) / 1000)
-            self.monitoring = MonitoringServer(props["omero.mail.metrics.host"], props.int("omero.mail.metrics.port"),
+        monitoring = settings.monitoring
+        if monitoring.port is not None:
+            health = Health(self.consumer, depths, [s.queue for s in subscriptions], monitoring.stuck_after)
+            self.monitoring = MonitoringServer(monitoring.host, monitoring.port,
                                                application(self.metrics.registry, health.check))
 
     def run(self) -> None:
         if self.monitoring:
             self.monitoring.start()
             log.info("metrics on http://%s:%d/metrics, health on /healthz",
-                     self.props["omero.mail.metrics.host"], self.monitoring.port)
+                     self.settings.monitoring.host, self.monitoring.port)
         for stage in (self.rules, self.delivery):
             if stage:
                 stage.start()

@@ -1,23 +1,32 @@
 """The properties omero-mail runs with, read the way OMERO reads them.
 
-OMERO's names and defaults (``omero.mail.*``, REFERENCE.md §1) so an OMERO admin's
-``bin/omero config set`` habits carry over. Sources, later wins: built-in defaults,
-OMERO's ``etc/grid/config.xml`` (its active profile), ``key=value`` files, then
-environment variables (``OMERO_MAIL_HOST`` for ``omero.mail.host``). ``${name}``
-references between properties are expanded when a value is read.
+OMERO's names and defaults (``omero.mail.*``, as in OMERO's ``omero-common.properties``;
+README, "Configuration") so an OMERO admin's ``bin/omero config set`` habits carry over.
+Sources, later wins: built-in defaults, OMERO's ``etc/grid/config.xml`` (its active
+profile), ``key=value`` files, then environment variables (``OMERO_MAIL_HOST`` for
+``omero.mail.host``). ``${name}`` references between properties are expanded when a
+value is read. These are the readers and the bag of text; ``events/settings.py`` turns
+it into typed values, checked once at start. Over 300 lines for one reason: the table of
+defaults, OMERO's list with this project's keys, which reads best whole.
 """
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping, TypeVar
 
 from defusedxml import ElementTree as SafeElementTree
 from defusedxml.common import DefusedXmlException
 
-from .topology import parse_duration_ms
+from . import values
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: OMERO's defaults (omero-common.properties), then this project's own keys.
 DEFAULTS: dict[str, str] = {
@@ -94,13 +103,17 @@ SECRET_IN_URL_KEYS = frozenset({"omero.mail.broker.url", "omero.mail.directory.d
 HIDDEN = "********"
 #: OMERO's config.xml is a few kilobytes; anything this large is not one.
 MAX_OMERO_CONFIG_BYTES = 5_000_000
+#: Keys known without a default: per event type, the flood guard's overrides
+#: (``omero.mail.flood.login.failed.threshold``). Event types are dotted lower-case words.
+FLOOD_TYPE_KEY = re.compile(r"omero\.mail\.flood\.(?P<type>[a-z]+(?:\.[a-z]+)+)\.(?P<field>window|threshold|key)")
+_FLOOD_TYPE_ENV = re.compile(r"OMERO_MAIL_FLOOD_(?P<type>[A-Z]+(?:_[A-Z]+)+)_(?P<field>WINDOW|THRESHOLD|KEY)")
 _REFERENCE = re.compile(r"\$\{([^}]+)\}")
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<tail>@)", re.I)
 _DSN_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<pw>'[^']*'|\S+)", re.I)
 
 
-class ConfigError(Exception):
-    """A configuration source cannot be read; the message names it."""
+class ConfigError(ValueError):
+    """A configuration source cannot be read, or a value cannot be used; the message names it."""
 
 
 def is_secret(key: str) -> bool:
@@ -114,8 +127,44 @@ def redact(text: str) -> str:
 
 
 def env_name(key: str) -> str:
-    """``omero.mail.smtp.starttls.enable`` -> ``OMERO_MAIL_SMTP_STARTTLS_ENABLE``."""
+    """``omero.mail.queue.delivery-limit`` -> ``OMERO_MAIL_QUEUE_DELIVERY_LIMIT``.
+
+    Letters, digits and underscores only, so a shell can export it and systemd's
+    ``EnvironmentFile`` can set it.
+    """
+    return re.sub(r"[.-]", "_", key).upper()
+
+
+def legacy_env_name(key: str) -> str:
+    """The name read before ``-`` became ``_`` (``OMERO_MAIL_QUEUE_DELIVERY-LIMIT``), still read."""
     return key.replace(".", "_").upper()
+
+
+def is_known(key: str) -> bool:
+    """A property omero-mail reads: one with a default, or a per-type flood override."""
+    return key in DEFAULTS or FLOOD_TYPE_KEY.fullmatch(key) is not None
+
+
+def nearest_known(key: str) -> str | None:
+    found = difflib.get_close_matches(key, list(DEFAULTS), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A password: given, or read from a file each time it is used; never shown."""
+
+    key: str
+    value: str = field(default="", repr=False)
+    file: str = ""
+
+    def reveal(self) -> str:
+        if self.file:
+            try:
+                return Path(self.file).read_text().rstrip("\r\n")
+            except OSError as exc:
+                raise ConfigError(f"cannot read {self.key}.file {self.file}: {exc.strerror}") from None
+        return self.value
 
 
 class Properties(Mapping[str, str]):
@@ -158,31 +207,19 @@ class Properties(Mapping[str, str]):
 
         return _REFERENCE.sub(lookup, value)
 
-    # typed accessors
+    def typed(self, key: str, parse: Callable[..., T], *args) -> T:
+        """``parse(self[key], *args)``; a value it refuses is one ConfigError line naming the
+        key, the value, where it was set and the form expected."""
+        text = self[key]
+        try:
+            return parse(text, *args)
+        except ValueError as exc:
+            where = {"environment": "the environment", "default": "the defaults", "given": "the given values",
+                     "": "the given values"}.get(self.origin(key), self.origin(key))
+            raise ConfigError(f"{key}={text!r} (from {where}): expected {exc}") from None
+
     def bool(self, key: str) -> bool:
-        return self[key].strip().lower() in ("true", "yes", "on", "1")
-
-    def int(self, key: str) -> int:
-        value = self[key].strip()
-        try:
-            return int(value)
-        except ValueError:
-            raise ConfigError(f"{key} must be a whole number, not {value!r}") from None
-
-    def float(self, key: str) -> float:
-        value = self[key].strip()
-        try:
-            return float(value)
-        except ValueError:
-            raise ConfigError(f"{key} must be a number, not {value!r}") from None
-
-    def duration(self, key: str) -> float:
-        """Seconds, from ``250ms``, ``30s``, ``5m`` or ``1h`` (a bare number is seconds)."""
-        value = self[key].strip()
-        try:
-            return parse_duration_ms(value) / 1000
-        except ValueError:
-            raise ConfigError(f"{key} must be a duration such as 30s, 5m or 1h, not {value!r}") from None
+        return self.typed(key, values.boolean)
 
     def shown(self, key: str) -> str:
         """The value as ``config list`` and logs may show it: secrets hidden."""
@@ -191,15 +228,13 @@ class Properties(Mapping[str, str]):
         value = self[key]
         return redact(value) if key in SECRET_IN_URL_KEYS or "://" in value else value
 
-    def secret(self, key: str) -> str:
-        """A password, from ``KEY`` or from the file named by ``KEY.file``."""
+    def secret_ref(self, key: str) -> Secret:
+        """A password, from ``KEY`` or from the file named by ``KEY.file`` (read when used)."""
         path = self._raw.get(key + ".file", "").strip()
-        if path:
-            try:
-                return Path(self._expand(path, (key,))).read_text().rstrip("\r\n")
-            except OSError as exc:
-                raise ConfigError(f"cannot read {key}.file {path}: {exc.strerror}") from None
-        return self.get(key, "")
+        return Secret(key, file=self._expand(path, (key,))) if path else Secret(key, value=self.get(key, ""))
+
+    def secret(self, key: str) -> str:
+        return self.secret_ref(key).reveal()
 
 
 def read_properties_file(path: str | os.PathLike) -> dict[str, str]:
@@ -241,20 +276,26 @@ def read_omero_config_xml(path: str | os.PathLike, profile: str | None = None) -
     for block in root.iter("properties"):
         props = {p.get("name"): p.get("value", "") for p in block.iter("property") if p.get("name")}
         profiles[block.get("id", "")] = props
-    profile = profile or os.environ.get("OMERO_CONFIG") or profiles.get("__ACTIVE__", {}).get(
-        "omero.config.profile", "default"
-    )
-    if profile in profiles:
-        return profiles[profile]
-    return profiles.get("__ACTIVE__", {})
+    chosen = profile or os.environ.get("OMERO_CONFIG")
+    if chosen:
+        if chosen not in profiles:
+            known = ", ".join(sorted(p for p in profiles if p != "__ACTIVE__")) or "none"
+            raise ConfigError(f"OMERO_CONFIG={chosen!r}: no such profile in OMERO config {path} (it has: {known})")
+        return profiles[chosen]
+    active = profiles.get("__ACTIVE__", {})
+    return profiles.get(active.get("omero.config.profile", "default"), active)
 
 
 def default_omero_config_path() -> Path | None:
+    """``$OMERODIR/etc/grid/config.xml``; an OMERODIR without one is warned about, once per load."""
     omerodir = os.environ.get("OMERODIR")
-    if omerodir:
-        path = Path(omerodir) / "etc" / "grid" / "config.xml"
-        if path.exists():
-            return path
+    if not omerodir:
+        return None
+    path = Path(omerodir) / "etc" / "grid" / "config.xml"
+    if path.exists():
+        return path
+    log.warning("OMERODIR=%s has no etc/grid/config.xml: OMERO's properties are not read "
+                "(defaults, --config files and the environment only)", omerodir)
     return None
 
 
@@ -263,10 +304,20 @@ def environment_values(environ: Mapping[str, str], known: Iterable[str]) -> dict
 
     Only known keys (those with a default, or set by an earlier source) are mapped, so
     that camelCase names (``socketFactory``) round-trip and unrelated variables that
-    happen to share the prefix are not taken for properties.
+    happen to share the prefix are not taken for properties; so are the per-type flood
+    overrides (``OMERO_MAIL_FLOOD_LOGIN_FAILED_THRESHOLD``). A key with ``-`` is also
+    read under its old name with the ``-`` kept; the name with ``_`` wins.
     """
-    by_env = {env_name(key): key for key in known}
-    return {by_env[name]: value for name, value in environ.items() if name in by_env}
+    current = {env_name(key): key for key in known}
+    legacy = {legacy_env_name(key): key for key in known}
+    found = {legacy[name]: value for name, value in environ.items() if name in legacy and name not in current}
+    for name, value in environ.items():
+        flood = _FLOOD_TYPE_ENV.fullmatch(name)
+        if name in current:
+            found[current[name]] = value
+        elif flood:
+            found[f"omero.mail.flood.{flood['type'].lower().replace('_', '.')}.{flood['field'].lower()}"] = value
+    return found
 
 
 def load(
@@ -275,7 +326,7 @@ def load(
     environ: Mapping[str, str] | None = None,
     extra_defaults: Mapping[str, str] | None = None,
 ) -> Properties:
-    """Build the effective properties from every source, in DESIGN.md's order."""
+    """Build the effective properties from every source, later wins (README, "Configuration")."""
     props = Properties()
     if extra_defaults:
         props.update(extra_defaults, origin="default")

@@ -1,4 +1,4 @@
-"""The event contract (DESIGN.md, "Events"): the envelope and each type's data.
+"""The event contract (README, "How it works"): the envelope and each type's data.
 
 An OMERO-side hook publishes these; the rules stage loads them. Loading either returns
 an :class:`Event` or raises :class:`InvalidEvent` with a one-line reason, which is what

@@ -1,14 +1,19 @@
 """Every exchange, queue and binding of omero-mail, named and declared in one place.
 
-The names are DESIGN.md's contract. The same description feeds the consumer's
-declarations at connect time and the RabbitMQ definitions file in ``deploy/``, so the
-two cannot drift apart.
+The names are the contract other programs rely on (README, "How it works"). The same
+description feeds the consumer's declarations at connect time and the RabbitMQ
+definitions file in ``deploy/``, so the two cannot drift apart. It is built from typed
+values (``events/settings.py`` parses the properties).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+from typing import Sequence
+
+from .settings import QueueSettings, queue_settings
+# parse_duration_ms: re-exported for the commands that read a duration beside the topology
+from .values import UNIT_MS, parse_duration_ms as parse_duration_ms
 
 EVENTS_EXCHANGE = "omero.events"
 MAIL_EXCHANGE = "omero.mail"
@@ -24,23 +29,14 @@ OUTBOX_KEY = "outbox"
 FAILED_KEY = "failed"
 INVALID_KEY = "invalid"
 
-DEFAULT_RETRY_DELAYS = "30s,5m,30m"
-_DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h)?\s*$")
-_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, None: 1000}
-
-
-def parse_duration_ms(text: str) -> int:
-    """``30s``, ``5m``, ``1h``, ``250ms`` (bare numbers are seconds) -> milliseconds."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 5m, 1h)")
-    return int(match.group(1)) * _UNIT_MS[match.group(2)]
+#: omero.mail.retry.delays' default, 30s,5m,30m.
+DEFAULT_RETRY_DELAYS_MS = (30_000, 300_000, 1_800_000)
 
 
 def duration_label(ms: int) -> str:
     for unit in ("h", "m", "s"):
-        if ms % _UNIT_MS[unit] == 0:
-            return f"{ms // _UNIT_MS[unit]}{unit}"
+        if ms % UNIT_MS[unit] == 0:
+            return f"{ms // UNIT_MS[unit]}{unit}"
     return f"{ms}ms"
 
 
@@ -84,11 +80,12 @@ class Topology:
     retry_delays_ms: tuple[int, ...]
 
 
-def build(retry_delays: str = DEFAULT_RETRY_DELAYS, queue_type: str = "classic", delivery_limit: int = 5) -> Topology:
-    """The whole topology for the given retry tiers and queue type (classic or quorum)."""
+def build(retry_delays_ms: Sequence[int] = DEFAULT_RETRY_DELAYS_MS, queue_type: str = "classic",
+          delivery_limit: int = 5) -> Topology:
+    """The whole topology for the given retry tiers (ms) and queue type (classic or quorum)."""
     if queue_type not in ("classic", "quorum"):
         raise ValueError(f"queue type must be classic or quorum, not {queue_type!r}")
-    delays = tuple(parse_duration_ms(part) for part in retry_delays.split(",") if part.strip())
+    delays = tuple(retry_delays_ms)
     base: dict = {"x-queue-type": queue_type}
     work = dict(base)
     if queue_type == "quorum":
@@ -129,9 +126,10 @@ def build(retry_delays: str = DEFAULT_RETRY_DELAYS, queue_type: str = "classic",
     )
 
 
+def from_settings(queues: QueueSettings) -> Topology:
+    return build(queues.retry_delays_ms, queues.type, queues.delivery_limit)
+
+
 def from_properties(props) -> Topology:
-    return build(
-        retry_delays=props.get("omero.mail.retry.delays", DEFAULT_RETRY_DELAYS),
-        queue_type=props.get("omero.mail.queue.type", "classic"),
-        delivery_limit=int(props.get("omero.mail.queue.delivery-limit", "5")),
-    )
+    """For the commands that need the queues and nothing else typed (definitions, broadcast)."""
+    return from_settings(queue_settings(props))

@@ -2,7 +2,7 @@
 
 Pure functions over the directory, shared by ``omero-mail broadcast`` (which checks and
 reports before publishing) and the rules stage (which checks again and plans), so both
-apply OMERO's semantics (REFERENCE.md §3) the same way:
+apply OMERO's semantics (README, "Admin broadcast") the same way:
 
 - only members of ``system`` may broadcast;
 - ``everyone`` means every active user (member of ``user``), or every user with

@@ -3,7 +3,7 @@
 Every backend answers the same few questions (a user by id or name, a group's members,
 the active users, the admins) with plain :class:`Experimenter` rows, so the rules are
 pure functions over data. Active means a member of OMERO's ``user`` group, admin a
-member of ``system`` (REFERENCE.md §5).
+member of ``system`` (README, "Directory").
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping
 
 from events.schemas import Event
+from events.settings import FloodOverride, FloodSettings
 
 from .mail import Mail, message_id
 from .plan import domain_of
@@ -115,6 +116,11 @@ class FloodGuard:
         window.mails = mails
         return False
 
+    def window_of(self, event: Event) -> Window | None:
+        """The open window an event of this type and key counts in."""
+        key = self.key(event)
+        return None if key is None else self._open.get((event.type, key))
+
     def folded(self) -> int:
         """Events folded into digests not yet handed out."""
         return sum(w.folded for w in (*self._owed, *self._open.values()))
@@ -174,33 +180,21 @@ def digest_body(window: Window) -> str:
     )
 
 
-def rules_from_properties(props: Mapping[str, str], parse_seconds: Callable[[str], float]) -> dict[str, FloodRule]:
+def rules_from_settings(flood: FloodSettings) -> dict[str, FloodRule]:
     """``omero.mail.flood.window`` / ``.threshold``, overridden per event type by
     ``omero.mail.flood.<type>.window`` / ``.threshold`` / ``.key`` (data fields, comma-separated).
 
     Types with a key by default (DEFAULT_KEYS) are guarded; any other type is guarded
-    once its ``.key`` is set. A bad value raises ValueError naming the property.
+    once its ``.key`` is set.
     """
-    prefix = "omero.mail.flood."
-    kinds = set(DEFAULT_KEYS) | {name[len(prefix):-len(".key")] for name in props
-                                 if name.startswith(prefix) and name.endswith(".key")}
     rules = {}
-    for kind in sorted(kinds):
-        fields = props.get(f"{prefix}{kind}.key") or ",".join(DEFAULT_KEYS.get(kind, ()))
-        key_fields = tuple(f.strip() for f in fields.split(",") if f.strip())
+    for kind in sorted(set(DEFAULT_KEYS) | set(flood.by_type)):
+        override = flood.by_type.get(kind, FloodOverride())
+        key_fields = override.key or DEFAULT_KEYS.get(kind, ())
         if key_fields:
             rules[kind] = FloodRule(
                 key_fields=key_fields,
-                window=_setting(props, f"{prefix}{kind}.window", f"{prefix}window", parse_seconds),
-                threshold=_setting(props, f"{prefix}{kind}.threshold", f"{prefix}threshold", int),
+                window=flood.window if override.window is None else override.window,
+                threshold=flood.threshold if override.threshold is None else override.threshold,
             )
     return rules
-
-
-def _setting(props: Mapping[str, str], key: str, fallback: str, parse: Callable[[str], float]):
-    name = key if props.get(key) else fallback
-    value = props.get(name, "")
-    try:
-        return parse(value)
-    except ValueError:
-        raise ValueError(f"{name}: not a valid value: {value!r}") from None

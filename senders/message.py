@@ -1,7 +1,7 @@
 """Turn a :class:`~senders.mail.Mail` into the bytes an SMTP server accepts.
 
 Written by hand rather than with ``email.message.EmailMessage`` because building costs
-more than sending (DESIGN.md's figures): a broadcast repeats one subject and body
+more than sending (README, "Performance"): a broadcast repeats one subject and body
 thousands of times, so their encoded forms are cached and only To and Message-ID vary.
 
 It is also where header injection is stopped: an address must be a plain addr-spec

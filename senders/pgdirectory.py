@@ -1,6 +1,6 @@
 """The directory read from OMERO's own PostgreSQL database, read-only.
 
-Two queries over OMERO's tables (REFERENCE.md §5: ``experimenter``,
+Two queries over OMERO's tables (README, "Directory"; ``experimenter``,
 ``experimentergroup``, ``groupexperimentermap``) in one read-only transaction give a
 :class:`~senders.directory.MemoryDirectory` snapshot, so the JSON and PostgreSQL backends
 answer the same questions the same way; :class:`~senders.directory.RefreshingDirectory`

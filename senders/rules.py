@@ -1,6 +1,7 @@
 """The mail senders: which events each one answers, whom it mails, and what it says.
 
-One class per OMERO sender (REFERENCE.md §2), named as in OMERO. A sender is plain
+One class per OMERO sender (OMERO's ``ome.services.mail`` package; README, "Senders"),
+named as in OMERO. A sender is plain
 configuration plus two pure functions, ``recipients(event, directory)`` and the text of
 the mail, so matching and resolving are tested without a broker.
 

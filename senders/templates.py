@@ -6,8 +6,8 @@ format spec and no second pass over substituted values, so a template (or a valu
 event carries) can never reach Python objects or the file system.
 
 The fields are the event's envelope (``event_id``, ``event_type``, ``occurred_at``,
-``source``), its data fields (DESIGN.md's table: ``user``, ``object_id``, ...), and a
-few a sender adds (``object_type``, ``action``). A field a template names must be one of
+``source``), its data fields (``omero-mail publish --help`` lists them: ``user``,
+``object_id``, ...), and a few a sender adds (``object_type``, ``action``). A field a template names must be one of
 these for every event the sender answers, checked when the file is loaded; an optional
 field an event leaves out renders as the empty string.
 

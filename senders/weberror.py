@@ -1,7 +1,8 @@
 """The OMERO.web error report: a ``web.error`` event mailed to ``omero.web.admins``.
 
 What Django's AdminEmailHandler (HTTP 500) and BrokenLinkEmailsMiddleware (404 with a
-Referer) would have mailed from the web process (REFERENCE.md §4), now planned here:
+Referer) would have mailed from the web process (README, "OMERO.web error reports"), now
+planned here:
 the same subjects, after OMERO.web's prefix ``omero.web.admins.email_subject_prefix``,
 one email per admin address. A storm of identical errors is folded before it gets here,
 by the rules stage's flood guard.

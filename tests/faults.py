@@ -173,7 +173,7 @@ def outbox_mail(to: str, cc: tuple[str, ...] = (), subject: str = "Test") -> Mai
 
 def publish_mails(url: str, mails) -> list[Mail]:
     """Put emails straight into the outbox, as the rules stage would."""
-    declare_topology(url, topo.build("1s,2s"))
+    declare_topology(url, topo.build((1000, 2000)))
     with Publisher(url) as publisher:
         publisher.publish_many([outbox_message(mail) for mail in mails])
     return list(mails)

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from events.config import Properties
+from events.config import DEFAULTS, Properties
 from consumer.definitions import declared, definitions, render, topology_for
 from events import topology as topo
 from events.broker import Message, Publisher, declare_topology
@@ -28,7 +28,7 @@ def test_the_checked_in_definitions_are_the_generated_ones(name, queue_type):
 
 
 def test_each_retry_queue_gets_its_ttl_and_dead_letter_route_from_a_policy():
-    policies = {p["name"]: p for p in definitions(topo.build("30s,5m"), "/")["policies"]}
+    policies = {p["name"]: p for p in definitions(topo.build((30_000, 300_000)), "/")["policies"]}
     assert policies["omero.mail.retry.5m"]["definition"] == {
         "message-ttl": 300_000, "dead-letter-exchange": topo.MAIL_EXCHANGE, "dead-letter-routing-key": topo.OUTBOX_KEY}
     assert policies["omero.mail.retry.5m"]["pattern"] == r"^omero\.mail\.retry\.5m$"
@@ -85,7 +85,7 @@ def publish_event(url: str, kind: str) -> None:
 def test_the_consumer_delivers_against_the_checked_in_definitions(rabbitmq, props, make_service, smtp_server):
     url = props["omero.mail.broker.url"]
     load(rabbitmq, url, json.loads((DEPLOY / "definitions.json").read_text()))
-    make_service(omero__mail__queue__policies="true", omero__mail__retry__delays=topo.DEFAULT_RETRY_DELAYS)
+    make_service(omero__mail__queue__policies="true", omero__mail__retry__delays=DEFAULTS["omero.mail.retry.delays"])
     publish_event(url, "server.startup")
     smtp_server.wait_for_messages(2)
 

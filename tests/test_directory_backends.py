@@ -25,7 +25,7 @@ EXPERIMENTERS = [
     {"id": 4, "omeName": "carol", "firstName": "Carol", "lastName": "", "email": "carol@example.org", "groups": []},
 ]
 
-#: OMERO's tables as far as REFERENCE.md §5 needs them (OMERO has more columns; they are not read).
+#: OMERO's tables as far as README's "Directory" needs them (OMERO has more columns; they are not read).
 OMERO_TABLES = """
 create table experimenter (id bigint primary key, omename varchar(255) not null unique, firstname varchar(255) not null,
     middlename varchar(255), lastname varchar(255) not null, institution varchar(255), email varchar(255),

@@ -125,7 +125,7 @@ def test_a_publisher_blocked_by_a_memory_alarm_fails_with_a_clear_error(amqp_url
 def test_quorum_queues_are_declared_with_the_delivery_limit(amqp_url):
     from events.broker import declare_topology
 
-    declare_topology(amqp_url, topo.build("1s", queue_type="quorum", delivery_limit=3))
+    declare_topology(amqp_url, topo.build((1000,), queue_type="quorum", delivery_limit=3))
     vhost = urlsplit(amqp_url).path.lstrip("/").replace("%2F", "/")
     listed = subprocess.run(["rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "type", "arguments"],
                             capture_output=True, text=True, check=True).stdout

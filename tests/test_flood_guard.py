@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from events.config import Properties
-from events import topology as topo
 from events.schemas import new_event
-from senders.flood import FloodGuard, FloodRule, digest_mails, rules_from_properties
+from events.settings import flood_settings
+from senders.flood import FloodGuard, FloodRule, digest_mails, rules_from_settings
 from senders.mail import Mail, message_id
 
 
@@ -17,10 +17,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def seconds(text: str) -> float:
-    return topo.parse_duration_ms(text) / 1000
 
 
 def login_failed(user: str = "root", addr: str = "192.0.2.7"):
@@ -165,7 +161,7 @@ def test_a_digest_lists_at_most_fifty_source_addresses_and_counts_the_rest(guard
 
 
 def test_a_web_error_storm_is_keyed_by_status_path_and_exception(clock):
-    guard = FloodGuard(rules_from_properties(Properties(), seconds), clock)
+    guard = FloodGuard(rules_from_settings(flood_settings(Properties())), clock)
 
     def web_error(path: str):
         event = new_event("web.error", {"status": 500, "method": "GET", "path": path, "exception": "KeyError"})
@@ -176,26 +172,26 @@ def test_a_web_error_storm_is_keyed_by_status_path_and_exception(clock):
 
 
 def test_properties_set_the_window_and_threshold_with_overrides_per_event_type():
-    rules = rules_from_properties(Properties({
+    rules = rules_from_settings(flood_settings(Properties({
         "omero.mail.flood.window": "1m", "omero.mail.flood.threshold": "5",
         "omero.mail.flood.login.failed.threshold": "1",
         "omero.mail.flood.comment.added.key": "image_id",
-    }), seconds)
+    })))
     assert rules["login.failed"] == FloodRule(("user",), 60, 1)
     assert rules["web.error"] == FloodRule(("status", "path", "exception"), 60, 5)
     assert rules["comment.added"] == FloodRule(("image_id",), 60, 5)
 
 
 def test_the_defaults_are_ten_minutes_and_three_mails():
-    assert rules_from_properties(Properties(), seconds)["login.failed"] == FloodRule(("user",), 600, 3)
+    assert rules_from_settings(flood_settings(Properties()))["login.failed"] == FloodRule(("user",), 600, 3)
 
 
 def test_a_threshold_of_zero_turns_the_guard_off_for_that_type(clock):
-    rules = rules_from_properties(Properties({"omero.mail.flood.login.failed.threshold": "0"}), seconds)
+    rules = rules_from_settings(flood_settings(Properties({"omero.mail.flood.login.failed.threshold": "0"})))
     guard = FloodGuard(rules, clock)
     assert all(admit(guard, login_failed()) for _ in range(10))
 
 
 def test_a_bad_flood_property_is_refused_with_its_name():
     with pytest.raises(ValueError, match="omero.mail.flood.threshold"):
-        rules_from_properties(Properties({"omero.mail.flood.threshold": "many"}), seconds)
+        rules_from_settings(flood_settings(Properties({"omero.mail.flood.threshold": "many"})))

@@ -49,7 +49,7 @@ def test_an_event_that_keeps_crashing_the_rules_stage_is_parked_with_the_reason(
 
 
 def test_a_quorum_queue_dead_letters_a_message_past_its_delivery_limit_to_the_parking_lot(amqp_url):
-    declare_topology(amqp_url, topo.build("1s", queue_type="quorum", delivery_limit=2))
+    declare_topology(amqp_url, topo.build((1000,), queue_type="quorum", delivery_limit=2))
     mail = outbox_mail("root@example.org")
     with Publisher(amqp_url) as publisher:
         publisher.publish(Message(topo.MAIL_EXCHANGE, topo.OUTBOX_KEY, mail.to_json(),

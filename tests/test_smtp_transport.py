@@ -8,7 +8,8 @@ import ssl
 import pytest
 from aiosmtpd.smtp import AuthResult
 
-from events.config import Properties
+from events.config import ConfigError, Properties
+from events.settings import read_settings, smtp_settings
 from senders.transports import Envelope, TransientError, make_transport
 from senders.transports.smtp import SMTPTransport
 
@@ -48,7 +49,7 @@ def props_for(port, **extra) -> Properties:
 
 
 def test_plain_smtp_delivers_and_reuses_one_connection(smtp_server):
-    transport = SMTPTransport(props_for(smtp_server.port))
+    transport = SMTPTransport(smtp_settings(props_for(smtp_server.port)))
     with transport:
         for _ in range(3):
             transport.send(envelope())
@@ -57,7 +58,7 @@ def test_plain_smtp_delivers_and_reuses_one_connection(smtp_server):
 
 
 def test_a_connection_dropped_by_the_server_is_reopened(smtp_server):
-    transport = SMTPTransport(props_for(smtp_server.port))
+    transport = SMTPTransport(smtp_settings(props_for(smtp_server.port)))
     transport.send(envelope())
     transport._smtp.sock.shutdown(socket.SHUT_RDWR)  # as when the server drops an idle connection
     transport.send(envelope())
@@ -70,10 +71,10 @@ def test_starttls_and_auth_against_a_server_that_requires_both(certificate):
     server = SMTPServer(port=free_port(), tls_context=server_context(certificate), require_starttls=True,
                         auth_required=True, auth_require_tls=True, authenticator=authenticator(logins)).start()
     try:
-        transport = make_transport(props_for(
+        transport = make_transport(read_settings(props_for(
             server.port, **{"omero.mail.smtp.starttls.enable": "true", "omero.mail.smtp.auth": "true",
                             "omero.mail.username": "omero", "omero.mail.password": "s3cret",
-                            "omero.mail.smtp.ssl.cafile": str(certificate[0])}))
+                            "omero.mail.smtp.ssl.cafile": str(certificate[0])})))
         with transport:
             transport.send(envelope())
     finally:
@@ -86,10 +87,10 @@ def test_a_wrong_password_is_a_transient_error_that_does_not_show_the_password(c
     server = SMTPServer(port=free_port(), tls_context=server_context(certificate), require_starttls=True,
                         auth_required=True, auth_require_tls=True, authenticator=authenticator([])).start()
     try:
-        transport = make_transport(props_for(
+        transport = make_transport(read_settings(props_for(
             server.port, **{"omero.mail.smtp.starttls.enable": "true", "omero.mail.smtp.auth": "true",
                             "omero.mail.username": "omero", "omero.mail.password": "wrong-pw",
-                            "omero.mail.smtp.ssl.cafile": str(certificate[0])}))
+                            "omero.mail.smtp.ssl.cafile": str(certificate[0])})))
         with pytest.raises(TransientError) as error:
             transport.send(envelope())
     finally:
@@ -101,7 +102,7 @@ def test_a_server_requiring_starttls_when_it_is_off_is_a_transient_error(certifi
     server = SMTPServer(port=free_port(), tls_context=server_context(certificate), require_starttls=True).start()
     try:
         with pytest.raises(TransientError):
-            make_transport(props_for(server.port)).send(envelope())
+            make_transport(read_settings(props_for(server.port))).send(envelope())
     finally:
         server.stop()
     assert server.received == []
@@ -109,20 +110,18 @@ def test_a_server_requiring_starttls_when_it_is_off_is_a_transient_error(certifi
 
 def test_connection_refused_is_transient():
     with pytest.raises(TransientError, match="cannot connect"):
-        SMTPTransport(props_for(free_port())).send(envelope())
+        SMTPTransport(smtp_settings(props_for(free_port()))).send(envelope())
 
 
 def test_a_username_without_smtp_auth_does_not_log_in(smtp_server):
     """JavaMail SMTPTransport.protocolConnect authenticates only when mail.smtp.auth is true."""
-    transport = SMTPTransport(props_for(smtp_server.port, **{"omero.mail.username": "omero",
-                                                             "omero.mail.password": "s3cret"}))
+    transport = SMTPTransport(smtp_settings(props_for(smtp_server.port, **{"omero.mail.username": "omero",
+                                                                           "omero.mail.password": "s3cret"})))
     with transport:
         transport.send(envelope())
     assert len(smtp_server.received) == 1
 
 
-def test_socket_factory_fallback_is_refused_rather_than_ignored(smtp_server):
-    from senders.transports import TransportConfigError
-
-    with pytest.raises(TransportConfigError, match="socketFactory.fallback=true is refused"):
-        SMTPTransport(props_for(smtp_server.port, **{"omero.mail.smtp.socketFactory.fallback": "true"}))
+def test_socket_factory_fallback_is_refused_rather_than_ignored():
+    with pytest.raises(ConfigError, match="socketFactory.fallback=true is refused"):
+        smtp_settings(props_for(25, **{"omero.mail.smtp.socketFactory.fallback": "true"}))

@@ -11,6 +11,7 @@ import logging
 import pytest
 
 from events.config import Properties
+from events.settings import smtp_settings
 from consumer.sink import Sink
 from senders.transports import Envelope, TransientError
 from senders.transports.smtp import SMTPTransport
@@ -33,7 +34,7 @@ def smtp_props(port: int, ca: TestCA, **extra: str) -> Properties:
 
 
 def send_one(props: Properties) -> None:
-    transport = SMTPTransport(props)
+    transport = SMTPTransport(smtp_settings(props))
     try:
         transport.send(Envelope("omero@example.org", ["root@example.org"], MESSAGE))
     finally:

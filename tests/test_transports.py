@@ -8,6 +8,7 @@ import pytest
 
 from consumer import outcomes
 from events.config import Properties
+from events.settings import read_settings
 from senders.transports import (Envelope, PermanentError, Transport, TransportConfigError, make_transport,
                                 transport_class)
 from senders.transports.console import ConsoleTransport
@@ -55,7 +56,7 @@ def test_maildir_and_console_are_registered_entry_points():
 
 
 def test_a_module_colon_class_bean_loads_a_sites_own_transport():
-    transport = make_transport(Properties({"omero.mail.bean": "tests.test_transports:RecordingTransport"}))
+    transport = make_transport(read_settings(Properties({"omero.mail.bean": "tests.test_transports:RecordingTransport"})))
     transport.send(Envelope("omero@example.org", ["root@example.org"], MESSAGE))
     assert isinstance(transport, RecordingTransport) and len(RecordingTransport.sent) == 1
 
@@ -71,14 +72,14 @@ def test_a_bean_that_is_not_a_transport_is_refused():
 
 
 def test_the_maildir_transport_files_each_message(tmp_path):
-    transport = make_transport(Properties({"omero.mail.bean": "maildir", "omero.mail.maildir.path": str(tmp_path / "mail")}))
+    transport = make_transport(read_settings(Properties({"omero.mail.bean": "maildir", "omero.mail.maildir.path": str(tmp_path / "mail")})))
     transport.send(Envelope("omero@example.org", ["root@example.org"], MESSAGE))
     box = mailbox.Maildir(tmp_path / "mail", create=False)
     assert [m["Subject"] for m in box] == ["hello"]
 
 
 def test_the_console_transport_prints_the_message(capsys):
-    make_transport(Properties({"omero.mail.bean": "console"})).send(
+    make_transport(read_settings(Properties({"omero.mail.bean": "console"}))).send(
         Envelope("omero@example.org", ["root@example.org"], MESSAGE))
     out = capsys.readouterr().out
     assert "mail to root@example.org" in out and "Subject: hello" in out

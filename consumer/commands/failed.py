@@ -72,11 +72,16 @@ def _open(args):
     return lot, browser, [parking.entry(p) for p in browser.messages()]
 
 
-def _chosen(args, entries):
+def _chosen(args, entries, lot):
+    """The entries the filters choose; an id given that is in the lot no more is an error, as in ``show``."""
     from .. import parking
 
-    chosen = parking.Filter(ids=tuple(getattr(args, "ids", ()) or ()), sender=args.sender,
-                            recipient=args.recipient, since=args.since, error=args.error)
+    ids = tuple(getattr(args, "ids", ()) or ())
+    unknown = [i for i in ids if not parking.select(entries, parking.Filter(ids=(i,)))]
+    if unknown:
+        raise CommandError(f"no message {unknown[0]!r} in {lot.queue}" + (
+            f" (nor {len(unknown) - 1} other id(s) given)" if len(unknown) > 1 else "") + "; nothing done")
+    chosen = parking.Filter(ids=ids, sender=args.sender, recipient=args.recipient, since=args.since, error=args.error)
     return parking.select(entries, chosen)
 
 
@@ -94,7 +99,7 @@ def _table(entries) -> None:
 def run_list(args) -> int:
     lot, browser, entries = _open(args)
     with browser:
-        chosen = _chosen(args, entries)
+        chosen = _chosen(args, entries, lot)
     if args.json:
         print(json.dumps([item.as_dict() for item in chosen], ensure_ascii=False, indent=2))
     else:
@@ -149,7 +154,7 @@ def run_replay(args) -> int:
 
     lot, browser, entries = _open(args)
     with browser:
-        chosen = _chosen(args, entries)
+        chosen = _chosen(args, entries, lot)
         target = "the outbox" if lot is parking.FAILED else "omero.events"
         if args.dry_run:
             _table(chosen)
@@ -167,7 +172,7 @@ def run_purge(args) -> int:
 
     lot, browser, entries = _open(args)
     with browser:
-        chosen = _chosen(args, entries)
+        chosen = _chosen(args, entries, lot)
         if args.dry_run:
             _table(chosen)
             print(f"would purge {len(chosen)} of {len(entries)} message(s) from {lot.queue}")

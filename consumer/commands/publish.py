@@ -20,10 +20,23 @@ def json_object(text: str) -> dict:
     return value
 
 
+def data_fields() -> str:
+    """Each event type's ``--data`` fields, required ones marked, as ``publish --help`` ends."""
+    from events.schemas import DATA_SCHEMAS
+
+    width = max(map(len, DATA_SCHEMAS))
+    lines = ["event types and their --data fields (* required; others optional, extra ones kept):"]
+    for kind, schema in DATA_SCHEMAS.items():
+        fields = ", ".join(name + ("*" if field.required else "") for name, field in schema().fields.items())
+        lines.append(f"  {kind.ljust(width)}  {fields or '(none)'}")
+    return "\n".join(lines)
+
+
 def register(subparsers) -> None:
     from events.schemas import EVENT_TYPES
 
-    parser = subparsers.add_parser("publish", help="publish one event and wait for the broker's confirm")
+    parser = subparsers.add_parser("publish", help="publish one event and wait for the broker's confirm",
+                                   epilog=data_fields(), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("type", choices=EVENT_TYPES, metavar="TYPE", help=f"one of {', '.join(EVENT_TYPES)}")
     parser.add_argument("--data", type=json_object, default={}, metavar="JSON", help="the event's data, a JSON object")
     parser.add_argument("--source", default=None, help="who publishes (default omero.mail.source)")

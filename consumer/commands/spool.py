@@ -3,7 +3,8 @@
 When OMERO.web cannot reach the broker it appends each ``web.error`` event to a spool
 file (``events/web/publish.py``) rather than lose it. This publishes them, confirmed,
 and empties the file; a line that is not a valid event is kept in ``FILE.invalid`` with
-nothing else lost.
+nothing else lost. The emptied file stays, with the web process's owner and mode, so a
+missing FILE is a wrong path (exit 1), never mistaken for "nothing spooled".
 """
 
 from __future__ import annotations
@@ -32,12 +33,17 @@ def run(args) -> int:
     try:
         os.replace(args.file, taken)
     except FileNotFoundError:
-        print(f"{args.file}: nothing spooled")
-        return 0
+        raise CommandError(f"no spool file {args.file} (OMERO.web's OMERO_MAIL_SPOOL; it is made when an "
+                           "event is first spooled)") from None
     except OSError as exc:
         raise CommandError(f"cannot take {args.file}: {exc.strerror}") from None
+    lines = taken.read_bytes().splitlines()
+    if not any(line.strip() for line in lines):
+        _leave_empty(taken, args.file)
+        print(f"{args.file}: nothing spooled")
+        return 0
     events, invalid = [], []
-    for line in taken.read_bytes().splitlines():
+    for line in lines:
         if not line.strip():
             continue
         try:
@@ -52,7 +58,7 @@ def run(args) -> int:
         raise
     if invalid:
         _append(args.file.with_name(args.file.name + ".invalid"), b"\n".join(invalid) + b"\n")
-    taken.unlink()
+    _leave_empty(taken, args.file)
     print(f"published {len(events)} event(s) from {args.file}" + (f"; {len(invalid)} invalid line(s) kept in "
                                                                  f"{args.file}.invalid" if invalid else ""))
     return 0
@@ -61,6 +67,16 @@ def run(args) -> int:
 def _append(path: Path, data: bytes) -> None:
     with open(path, "ab") as target:
         target.write(data)
+
+
+def _leave_empty(taken: Path, spool: Path) -> None:
+    """Put the taken file back, emptied, unless the web process has begun a new one meanwhile."""
+    os.truncate(taken, 0)
+    try:
+        os.link(taken, spool)
+    except FileExistsError:
+        pass
+    taken.unlink()
 
 
 def _give_back(taken: Path, spool: Path) -> None:

@@ -1,6 +1,6 @@
 """OMERO.web's error reports as ``web.error`` events instead of mail from the web process.
 
-Two drop-in replacements for Django's mailing pieces (REFERENCE.md §4), for an
+Two drop-in replacements for Django's mailing pieces (README, "OMERO.web error reports"), for an
 OMERO.web site that installs ``omero-mail[web]``:
 
 - :class:`~events.web.handler.WebErrorHandler`, in place of ``AdminEmailHandler`` on the

@@ -1,6 +1,7 @@
 """What a ``web.error`` event says about a failed request, with its secrets taken out.
 
-The data of REFERENCE.md §4 (traceback, request) as DESIGN.md's ``web.error`` fields.
+The data of Django's own error report (traceback, request) as the ``web.error`` fields
+of ``events/schemas.py``.
 Cookies are named but never shown; headers, query and form fields whose names speak of
 a password, a session, a token, a key, CSRF or authorization are shown as ``********``
 (OMERO.web puts its session key in ``bsession``). The traceback has no local variables,

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import importlib
 from importlib.metadata import entry_points
-from typing import Mapping
+
+from events.settings import Settings
 
 from .base import DeliveryError, Envelope, PermanentError, Refused, TransientError, Transport
 
@@ -44,5 +45,5 @@ def transport_class(bean: str) -> type[Transport]:
     return cls
 
 
-def make_transport(props: Mapping[str, str]) -> Transport:
-    return transport_class(props.get("omero.mail.bean", "smtp"))(props)
+def make_transport(settings: Settings) -> Transport:
+    return transport_class(settings.bean).from_settings(settings)

@@ -13,7 +13,10 @@ transport is a subclass with ``send``; register it under the entry point group
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
+
+if TYPE_CHECKING:
+    from events.settings import Settings
 
 #: Recipients refused while the others were accepted: address -> the SMTP reply, e.g.
 #: ``{"bob@example.org": "550 5.1.1 No such user"}``; empty when everyone was accepted.
@@ -56,6 +59,11 @@ class Transport:
 
     def __init__(self, props: Mapping[str, str]):
         self.props = props
+
+    @classmethod
+    def from_settings(cls, settings: "Settings") -> "Transport":
+        """Built from the properties, which a site's transport reads itself (``self.props``)."""
+        return cls(settings.props)
 
     def open(self) -> None:
         """Prepare to send (connect, log in). Called lazily by :meth:`send` if needed."""

@@ -1,4 +1,4 @@
-"""SMTP, configured by OMERO's ``omero.mail.*`` properties (REFERENCE.md §1).
+"""SMTP, configured by OMERO's ``omero.mail.*`` properties (README, "Configuration").
 
 One connection is opened lazily, reused for every message, and reopened once when the
 server has dropped it. TLS is decided in one place: implicit TLS when
@@ -9,7 +9,8 @@ it is required is an error, never a silent downgrade. Certificates and host name
 verified unless ``omero.mail.smtp.ssl.verify`` is false. Login happens only with
 ``omero.mail.smtp.auth`` true, as in JavaMail, whatever the username.
 ``omero.mail.smtp.socketFactory.fallback=true`` (JavaMail: a plain socket when the TLS
-one fails) is refused at start: mail and password would go out in clear text.
+one fails) is refused at start: mail and password would go out in clear text. The
+properties arrive typed and checked (:class:`events.settings.SMTPSettings`).
 """
 
 from __future__ import annotations
@@ -19,30 +20,12 @@ import re
 import smtplib
 import socket
 import ssl
-from typing import Mapping
 
-from . import TransportConfigError
+from events.settings import Settings, SMTPSettings
+
 from .base import Envelope, PermanentError, Refused, TransientError, Transport
 
 log = logging.getLogger(__name__)
-
-SSL_FACTORY = "javax.net.ssl.SSLSocketFactory"
-
-
-def _flag(props: Mapping[str, str], key: str, default: str = "false") -> bool:
-    return str(props.get(key, default)).strip().lower() in ("true", "yes", "on", "1")
-
-
-def _ms(props: Mapping[str, str], key: str, default: int = 60000) -> float:
-    try:
-        return max(int(props.get(key, default)), 1) / 1000.0
-    except ValueError:
-        return default / 1000.0
-
-
-def _secret(props: Mapping[str, str], key: str) -> str:
-    reader = getattr(props, "secret", None)
-    return reader(key) if reader else props.get(key, "")
 
 
 class _QuietSMTP(smtplib.SMTP):
@@ -72,28 +55,26 @@ def _scrub(line: str) -> str:
 
 
 class SMTPTransport(Transport):
-    def __init__(self, props: Mapping[str, str]):
-        super().__init__(props)
-        self.host = props.get("omero.mail.host", "localhost")
-        factory = props.get("omero.mail.smtp.socketFactory.class", "")
-        self.implicit_tls = (props.get("omero.mail.transport.protocol", "smtp").strip().lower() == "smtps"
-                             or factory.strip() == SSL_FACTORY)
-        port_key = "omero.mail.smtp.socketFactory.port" if factory.strip() == SSL_FACTORY else "omero.mail.port"
-        self.port = int(props.get(port_key) or props.get("omero.mail.port") or (465 if self.implicit_tls else 25))
-        self.starttls = _flag(props, "omero.mail.smtp.starttls.enable")
-        self.auth = _flag(props, "omero.mail.smtp.auth")
-        if _flag(props, "omero.mail.smtp.socketFactory.fallback"):
-            raise TransportConfigError("omero.mail.smtp.socketFactory.fallback=true is refused: it would send mail "
-                                       "and password in clear text when TLS fails; set it to false")
-        self.username = props.get("omero.mail.username", "")
-        self.connect_timeout = _ms(props, "omero.mail.smtp.connectiontimeout")
-        self.timeout = _ms(props, "omero.mail.smtp.timeout")
-        self.debug = _flag(props, "omero.mail.smtp.debug")
-        self.verify = _flag(props, "omero.mail.smtp.ssl.verify", "true")
-        self.cafile = props.get("omero.mail.smtp.ssl.cafile", "") or None
+    def __init__(self, settings: SMTPSettings):
+        self.host = settings.host
+        self.implicit_tls = settings.implicit_tls
+        self.port = settings.port
+        self.starttls = settings.starttls
+        self.auth = settings.auth
+        self.username = settings.username
+        self.password = settings.password
+        self.connect_timeout = settings.connect_timeout
+        self.timeout = settings.timeout
+        self.debug = settings.debug
+        self.verify = settings.verify
+        self.cafile = settings.cafile
         self._smtp: smtplib.SMTP | None = None
         self.connections_opened = 0
         self.messages_sent = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "SMTPTransport":
+        return cls(settings.smtp)
 
     # -- connection ----------------------------------------------------------------
     def ssl_context(self) -> ssl.SSLContext:
@@ -124,7 +105,7 @@ class SMTPTransport(Transport):
                 smtp.starttls(context=self.ssl_context())
                 smtp.ehlo()
             if self.auth:
-                smtp.login(self.username, _secret(self.props, "omero.mail.password"))
+                smtp.login(self.username, self.password.reveal())
         except smtplib.SMTPAuthenticationError as exc:
             raise TransientError(f"SMTP login to {where} as {self.username!r} refused: {exc.smtp_code}") from None
         except ssl.SSLError as exc:

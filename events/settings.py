@@ -1,0 +1,246 @@
+"""omero-mail's settings, typed: every property with a type read and checked once, at start.
+
+:func:`read_settings` turns the property bag (``events/config.py``: OMERO's readers, as
+OMERO reads them) into frozen dataclasses, one per piece that needs them: the SMTP
+transport, the queues, the flood guard, the directory, the monitoring endpoint, the
+bridge. A value that does not parse is one :class:`ConfigError` line naming the key, the
+value, where it was set and the form expected, before anything connects: the consumer
+(``consume``), the bridge and ``config list|get`` read them first. The pieces then take
+these values, never the bag. The bag stays on :attr:`Settings.props` for what reads keys
+of its own: a site's transport, the sender files' ``${...}`` placeholders, the
+broadcast and web-error planners.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from . import values
+from .config import ConfigError, Properties, Secret
+
+SSL_FACTORY = "javax.net.ssl.SSLSocketFactory"
+FLOOD_PREFIX = "omero.mail.flood."
+FLOOD_FIELDS = ("window", "threshold", "key")
+QUEUE_TYPES = ("classic", "quorum")
+DIRECTORY_BACKENDS = ("json", "postgres")
+#: The eventlog actions the bridge can publish (events/bridge/mapping.py maps each to its event type).
+BRIDGE_ACTIONS = ("INSERT", "UPDATE", "DELETE")
+
+
+@dataclass(frozen=True)
+class SMTPSettings:
+    """OMERO's ``omero.mail.*`` SMTP properties, as the SMTP transport uses them."""
+
+    host: str
+    port: int
+    #: TLS from the first byte: ``smtps``, or OMERO's SSL socket factory (port 465).
+    implicit_tls: bool
+    starttls: bool
+    auth: bool
+    username: str
+    password: Secret
+    connect_timeout: float
+    timeout: float
+    debug: bool
+    verify: bool
+    cafile: str | None
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    retry_delays_ms: tuple[int, ...]
+    type: str
+    delivery_limit: int
+    #: The broker was loaded from the definitions: TTL and dead-lettering are its policies.
+    policies: bool
+
+
+@dataclass(frozen=True)
+class FloodOverride:
+    """``omero.mail.flood.<type>.*``: None where the type takes the general value."""
+
+    window: float | None = None
+    threshold: int | None = None
+    key: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class FloodSettings:
+    window: float
+    threshold: int
+    by_type: Mapping[str, FloodOverride] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DirectorySettings:
+    backend: str
+    file: str | None
+    refresh: float
+
+
+@dataclass(frozen=True)
+class MonitoringSettings:
+    host: str
+    #: None: no /metrics and /healthz.
+    port: int | None
+    stuck_after: float
+
+
+@dataclass(frozen=True)
+class BridgeOptions:
+    """``omero.mail.bridge.*`` values; paths and the database are the bridge's own to resolve."""
+
+    poll: float
+    batch: int
+    actions: frozenset[str]
+    classes: frozenset[str]
+    metrics_port: int | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    broker_url: str
+    heartbeat: int
+    prefetch: int
+    delivery_connections: int
+    #: ``omero.mail.config``: event senders on.
+    senders_enabled: bool
+    senders_dir: str
+    mail_from: str
+    source: str
+    bean: str
+    log_addresses: bool
+    broadcast_results_expires_ms: int
+    smtp: SMTPSettings
+    queues: QueueSettings
+    flood: FloodSettings
+    directory: DirectorySettings
+    monitoring: MonitoringSettings
+    bridge: BridgeOptions
+    props: Properties = field(repr=False, compare=False)
+
+
+def smtp_settings(props: Properties) -> SMTPSettings:
+    factory = props["omero.mail.smtp.socketFactory.class"].strip()
+    protocol = props.typed("omero.mail.transport.protocol", values.one_of, ("smtp", "smtps"))
+    implicit_tls = protocol == "smtps" or factory == SSL_FACTORY
+    # OMERO's socket factory opens its own port; the plain one is omero.mail.port.
+    port_key = "omero.mail.smtp.socketFactory.port" if factory == SSL_FACTORY else "omero.mail.port"
+    if not props[port_key].strip():
+        port_key = "omero.mail.port"
+    port = props.typed(port_key, values.port) if props[port_key].strip() else (465 if implicit_tls else 25)
+    if props.typed("omero.mail.smtp.socketFactory.fallback", values.boolean):
+        raise ConfigError("omero.mail.smtp.socketFactory.fallback=true is refused: it would send mail and password "
+                          "in clear text when TLS fails; set it to false")
+    return SMTPSettings(
+        host=props["omero.mail.host"].strip(),
+        port=port,
+        implicit_tls=implicit_tls,
+        starttls=props.typed("omero.mail.smtp.starttls.enable", values.boolean),
+        auth=props.typed("omero.mail.smtp.auth", values.boolean),
+        username=props["omero.mail.username"],
+        password=props.secret_ref("omero.mail.password"),
+        connect_timeout=props.typed("omero.mail.smtp.connectiontimeout", values.whole, 1) / 1000,
+        timeout=props.typed("omero.mail.smtp.timeout", values.whole, 1) / 1000,
+        debug=props.typed("omero.mail.smtp.debug", values.boolean),
+        verify=props.typed("omero.mail.smtp.ssl.verify", values.boolean),
+        cafile=props["omero.mail.smtp.ssl.cafile"].strip() or None,
+    )
+
+
+def queue_settings(props: Properties) -> QueueSettings:
+    return QueueSettings(
+        retry_delays_ms=props.typed("omero.mail.retry.delays", values.durations_ms),
+        type=props.typed("omero.mail.queue.type", values.one_of, QUEUE_TYPES),
+        delivery_limit=props.typed("omero.mail.queue.delivery-limit", values.whole, 1),
+        policies=props.typed("omero.mail.queue.policies", values.boolean),
+    )
+
+
+def flood_settings(props: Properties) -> FloodSettings:
+    """The general window and threshold, and each ``omero.mail.flood.<type>.window|threshold|key`` set."""
+    by_type: dict[str, dict] = {}
+    for key in props:
+        if not key.startswith(FLOOD_PREFIX):
+            continue
+        kind, _, name = key[len(FLOOD_PREFIX):].rpartition(".")
+        if kind and name in FLOOD_FIELDS and props[key].strip():
+            by_type.setdefault(kind, {})[name] = key
+    overrides = {}
+    for kind, keys in sorted(by_type.items()):
+        overrides[kind] = FloodOverride(
+            window=props.typed(keys["window"], values.seconds) if "window" in keys else None,
+            threshold=props.typed(keys["threshold"], values.whole) if "threshold" in keys else None,
+            key=values.names(props[keys["key"]]) if "key" in keys else None,
+        )
+    return FloodSettings(
+        window=props.typed("omero.mail.flood.window", values.seconds),
+        threshold=props.typed("omero.mail.flood.threshold", values.whole),
+        by_type=overrides,
+    )
+
+
+def directory_settings(props: Properties) -> DirectorySettings:
+    # OMERO's database port, read for the postgres directory and the bridge.
+    props.typed("omero.db.port", values.port)
+    return DirectorySettings(
+        backend=props.typed("omero.mail.directory.backend", values.one_of, DIRECTORY_BACKENDS),
+        file=props["omero.mail.directory.file"].strip() or None,
+        refresh=props.typed("omero.mail.directory.refresh", values.number),
+    )
+
+
+def monitoring_settings(props: Properties) -> MonitoringSettings:
+    return MonitoringSettings(
+        host=props["omero.mail.metrics.host"].strip(),
+        port=props.typed("omero.mail.metrics.port", values.optional_port),
+        stuck_after=props.typed("omero.mail.health.stuck-after", values.seconds),
+    )
+
+
+def _actions(text: str) -> frozenset[str]:
+    actions = frozenset(name.upper() for name in values.names(text))
+    if actions - set(BRIDGE_ACTIONS):
+        raise ValueError(f"a comma-separated list of {', '.join(BRIDGE_ACTIONS)}")
+    return actions
+
+
+def _positive_seconds(text: str) -> float:
+    if values.seconds(text) <= 0:
+        raise ValueError("a duration longer than 0, such as 1s or 500ms")
+    return values.seconds(text)
+
+
+def bridge_options(props: Properties) -> BridgeOptions:
+    return BridgeOptions(
+        poll=props.typed("omero.mail.bridge.poll", _positive_seconds),
+        batch=props.typed("omero.mail.bridge.batch", values.whole, 1),
+        actions=props.typed("omero.mail.bridge.actions", _actions),
+        classes=frozenset(values.names(props["omero.mail.bridge.classes"])),
+        metrics_port=props.typed("omero.mail.bridge.metrics.port", values.optional_port),
+    )
+
+
+def read_settings(props: Properties) -> Settings:
+    """Every typed property, checked; the first bad one is a ConfigError."""
+    return Settings(
+        broker_url=props["omero.mail.broker.url"].strip(),
+        heartbeat=props.typed("omero.mail.broker.heartbeat", values.whole),
+        prefetch=props.typed("omero.mail.consumer.prefetch", values.whole),
+        delivery_connections=props.typed("omero.mail.delivery.connections", values.whole, 1),
+        senders_enabled=props.typed("omero.mail.config", values.boolean),
+        senders_dir=props["omero.mail.senders.dir"],
+        mail_from=props["omero.mail.from"],
+        source=props["omero.mail.source"],
+        bean=props["omero.mail.bean"].strip(),
+        log_addresses=props.typed("omero.mail.log.addresses", values.boolean),
+        broadcast_results_expires_ms=props.typed("omero.mail.broadcast.results.expires", values.parse_duration_ms),
+        smtp=smtp_settings(props),
+        queues=queue_settings(props),
+        flood=flood_settings(props),
+        directory=directory_settings(props),
+        monitoring=monitoring_settings(props),
+        bridge=bridge_options(props),
+        props=props,
+    )
