@@ -5,8 +5,8 @@ Referer) would have mailed from the web process (REFERENCE.md §4), now planned 
 Django's ``mail_admins`` sends it: one email addressed to all the admins, its subject
 OMERO.web's prefix ``omero.web.admins.email_subject_prefix`` and Django's subject with
 nothing between them. The OMERO.web hooks (``events/web``) publish Django's own subject
-and body; an event without them (``omero-mail publish``) gets Django's texts rebuilt from
-its fields. A storm of identical errors is folded before it gets here, by the rules
+and body; an event without them (``omero-mail publish``) gets a subject and body built
+from its fields. A storm of identical errors is folded before it gets here, by the rules
 stage's flood guard.
 """
 
@@ -55,6 +55,8 @@ def _django_subject(data: Mapping) -> str:
 
 
 def body(data: Mapping) -> str:
+    """The body the hooks published; for an event without one, Django's broken-link lines or,
+    for a 500, the log message, the exception, and the traceback and request if given."""
     if data.get("body"):
         return data["body"]
     if data["status"] == 404:

@@ -10,7 +10,7 @@ hides more than Django's ``SafeExceptionReporterFilter`` does, in Django's own s
 - the values of query, form and header fields whose names speak of a password, a session
   (OMERO.web puts its session key in ``bsession``), a token, a key, CSRF or authorization,
   wherever the request shows them (GET, POST, META, the request URL, the Referer);
-- a password in a URL held by a setting (the broker URL has one);
+- a password in a URL held by a setting (the broker URL has one), in its user part or its query;
 - and frames' local variables are never gathered (the text report does not show them).
 
 Django's own redactions (settings named like a key or a password,
@@ -59,7 +59,7 @@ def hide_url_password(text: str) -> str:
 class RedactingFilter(SafeExceptionReporterFilter):
     def cleanse_setting(self, key, value):
         cleansed = super().cleanse_setting(key, value)
-        return hide_url_password(cleansed) if isinstance(cleansed, str) else cleansed
+        return redact_url(hide_url_password(cleansed)) if isinstance(cleansed, str) else cleansed
 
     def get_safe_request_meta(self, request):
         if not hasattr(request, "META"):
@@ -69,11 +69,9 @@ class RedactingFilter(SafeExceptionReporterFilter):
     def _meta_value(self, key: str, value: Any) -> Any:
         if SENSITIVE.search(key):
             return HIDDEN
+        # Strings as settings are: URLs (HTTP_REFERER, RAW_URI, REQUEST_URI) with their query redacted.
         cleansed = self.cleanse_setting(key, value)
-        if not isinstance(cleansed, str):
-            return cleansed
-        # QUERY_STRING, and whatever holds the URL: HTTP_REFERER, RAW_URI, REQUEST_URI.
-        return redact_query(cleansed) if key == "QUERY_STRING" else redact_url(cleansed)
+        return redact_query(cleansed) if key == "QUERY_STRING" and isinstance(cleansed, str) else cleansed
 
     def get_safe_cookies(self, request):
         return {name: HIDDEN for name in getattr(request, "COOKIES", {})}
