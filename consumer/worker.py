@@ -27,7 +27,7 @@ from typing import Callable, Mapping
 
 from events import topology as topo
 from events.broker import Delivery, Message
-from senders.mail import Mail
+from senders.mail import Mail, split_recipients
 from senders.plan import Plan
 
 from . import outcomes
@@ -38,9 +38,12 @@ PARKING_KEYS = {topo.INVALID_QUEUE: topo.INVALID_KEY, topo.FAILED_QUEUE: topo.FA
 
 
 def mask(address: str) -> str:
-    """``jane.doe@example.org`` -> ``j***@example.org`` for logs."""
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}***@{domain}" if domain else "***"
+    """``jane.doe@example.org`` -> ``j***@example.org`` for logs; each address of a To list alike."""
+    def one(text: str) -> str:
+        local, _, domain = text.partition("@")
+        return f"{local[:1]}***@{domain}" if domain else "***"
+
+    return ", ".join(one(text) for text in split_recipients(address))
 
 
 class Crashes:

@@ -78,6 +78,9 @@ class WebErrorData(_Data):
     exception = fields.String(allow_none=True)
     traceback = fields.String(allow_none=True)
     request = fields.String(allow_none=True)
+    #: The subject (before OMERO.web's prefix) and body Django would have mailed.
+    subject = fields.String(allow_none=True)
+    body = fields.String(allow_none=True)
 
 
 #: Routing key (= type) -> schema of ``data``. The single list of event types.

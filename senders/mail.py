@@ -4,6 +4,10 @@ A :class:`Mail` is plain data. The rules stage makes it, the delivery stage buil
 bytes and hands them to a transport; the parking lot and the replay tool show it. Its
 ``message_id`` is derived from (event id, sender, recipient), so every attempt and every
 replay of the same email carries the same Message-ID.
+
+``to`` is the To header's list: one address, or several separated by commas for the one
+email Django's ``mail_admins`` addresses to every OMERO.web admin (its Message-ID then
+derived from the sorted list, :func:`recipient_list`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,34 @@ def message_id(event_id: str, sender: str, recipient: str, domain: str) -> str:
     # in a display name) twice, and each mail needs its own Message-ID to be counted.
     digest = hashlib.sha256(f"{event_id}\0{sender}\0{recipient}".encode()).hexdigest()[:32]
     return f"<{digest}@{domain or 'omero-mail'}>"
+
+
+def recipient_list(addresses) -> str:
+    """Several To addresses as one ``to`` value: ``a@example.org, b@example.org``."""
+    return ", ".join(addresses)
+
+
+def split_recipients(to: str) -> list[str]:
+    """``to`` back into its addresses; a comma inside a quoted display name separates nothing.
+
+    Every single recipient ``senders/address.py`` accepts comes back whole, so a ``to``
+    of one address is read exactly as before; each part is checked again when built.
+    """
+    parts, current, quoted, escaped = [], [], False, False
+    for char in to:
+        if escaped:
+            escaped = False
+        elif quoted and char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == "," and not quoted:
+            parts.append("".join(current).strip())
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current).strip())
+    return parts
 
 
 @dataclass(frozen=True)
@@ -45,10 +77,14 @@ class Mail:
         return parseaddr(self.mail_from)[1]
 
     @property
+    def to_addresses(self) -> list[str]:
+        return split_recipients(self.to)
+
+    @property
     def recipients(self) -> list[str]:
         """The SMTP envelope: To, then Cc, then Bcc (Bcc never appears in a header), names left out."""
         seen: dict[str, None] = {}
-        for address in (self.to, *self.cc, *self.bcc):
+        for address in (*self.to_addresses, *self.cc, *self.bcc):
             if address:
                 seen.setdefault(envelope_address(address), None)
         return list(seen)

@@ -142,7 +142,7 @@ def _message_id(value: str) -> str:
 
 def build(mail: Mail, date: str | None = None) -> bytes:
     """The whole message as bytes with CRLF line ends. Raises UnsafeMail."""
-    to = recipient(mail.to)
+    to = ", ".join(recipient(address) for address in mail.to_addresses)
     cc = [recipient(address) for address in mail.cc]
     for address in mail.bcc:
         recipient(address)

@@ -1,11 +1,13 @@
 """The OMERO.web error report: a ``web.error`` event mailed to ``omero.web.admins``.
 
 What Django's AdminEmailHandler (HTTP 500) and BrokenLinkEmailsMiddleware (404 with a
-Referer) would have mailed from the web process (README, "OMERO.web error reports"), now
-planned here:
-the same subjects, after OMERO.web's prefix ``omero.web.admins.email_subject_prefix``,
-one email per admin address. A storm of identical errors is folded before it gets here,
-by the rules stage's flood guard.
+Referer) would have mailed from the web process (README, "OMERO.web error reports"), now planned here as
+Django's ``mail_admins`` sends it: one email addressed to all the admins, its subject
+OMERO.web's prefix ``omero.web.admins.email_subject_prefix`` and Django's subject with
+nothing between them. The OMERO.web hooks (``events/web``) publish Django's own subject
+and body; an event without them (``omero-mail publish``) gets a subject and body built
+from its fields. A storm of identical errors is folded before it gets here, by the rules
+stage's flood guard.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from urllib.parse import urlsplit
 
 from events.schemas import Event
 
-from .mail import Mail, message_id
+from .mail import Mail, message_id, recipient_list
 from .plan import Plan, addresses, domain_of
 from .xmlconfig import SenderConfigError
 
@@ -39,20 +41,28 @@ def parse_admins(text: str) -> list[tuple[str, str]]:
 
 
 def subject(data: Mapping, prefix: str = DEFAULT_PREFIX) -> str:
-    """Django's subjects: ``ERROR (EXTERNAL IP): Internal Server Error: /path``, ``Broken link on host``."""
+    # django/core/mail/__init__.py:131 (mail_admins; mail_managers alike): "%s%s" % (EMAIL_SUBJECT_PREFIX, subject).
+    return f"{prefix}{data.get('subject') or _django_subject(data)}"
+
+
+def _django_subject(data: Mapping) -> str:
+    """django/utils/log.py:104 (AdminEmailHandler.emit) and django/middleware/common.py:130."""
     if data["status"] == 404:
         host = urlsplit(data.get("url") or "").netloc or "OMERO.web"
-        text = f"Broken {'INTERNAL ' if data.get('internal') else ''}link on {host}"
-    else:
-        where = "internal" if data.get("internal") else "EXTERNAL"
-        text = f"ERROR ({where} IP): Internal Server Error: {data['path']}"
-    return f"{prefix} {text}" if prefix and not prefix[-1].isspace() else f"{prefix}{text}"
+        return f"Broken {'INTERNAL ' if data.get('internal') else ''}link on {host}"
+    where = "internal" if data.get("internal") else "EXTERNAL"
+    return f"ERROR ({where} IP): Internal Server Error: {data['path']}"
 
 
 def body(data: Mapping) -> str:
+    """The body the hooks published; for an event without one, Django's broken-link lines or,
+    for a 500, the log message, the exception, and the traceback and request if given."""
+    if data.get("body"):
+        return data["body"]
     if data["status"] == 404:
+        # django/middleware/common.py:139: the requested path, not the URL.
         return (f"Referrer: {data.get('referer') or ''}\n"
-                f"Requested URL: {data.get('url') or data['path']}\n"
+                f"Requested URL: {data['path']}\n"
                 f"User agent: {data.get('user_agent') or '<none>'}\n"
                 f"IP address: {data.get('remote_addr') or '<none>'}\n")
     sections = [f"Internal Server Error: {data['path']}"]
@@ -66,15 +76,16 @@ def body(data: Mapping) -> str:
 
 
 def plan_web_error(event: Event, admins: list[tuple[str, str]], prefix: str, mail_from: str) -> Plan:
+    """One mail to every valid admin address, as ``mail_admins`` sends it (django/core/mail/__init__.py:130-139)."""
     found = addresses(address for _name, address in admins)
     result = Plan(no_email=found.no_email, senders=[SENDER_ID])
-    text, title = body(event.data), subject(event.data, prefix)
-    domain = domain_of(mail_from)
-    result.mails = [
-        Mail(message_id=message_id(event.id, SENDER_ID, address, domain), event_id=event.id,
-             event_type=event.type, sender=SENDER_ID, mail_from=mail_from, to=address, subject=title, text=text)
-        for address in found.valid
-    ]
+    if not found.valid:
+        return result
+    # Sorted, so reordering omero.web.admins does not give a re-sent report another Message-ID.
+    mid = message_id(event.id, SENDER_ID, recipient_list(sorted(found.valid)), domain_of(mail_from))
+    result.mails = [Mail(message_id=mid, event_id=event.id, event_type=event.type, sender=SENDER_ID,
+                         mail_from=mail_from, to=recipient_list(found.valid), subject=subject(event.data, prefix),
+                         text=body(event.data))]
     return result
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import signal
 import subprocess
 import sys
@@ -218,6 +220,54 @@ def test_the_broadcast_is_delivered_although_the_command_is_killed_after_publish
     smtp_server.wait_for_messages(4)
     assert recipients(smtp_server) == ["alice@example.org", "carol@example.org", "dave@example.org",
                                        "root@example.org"]
+
+
+def broadcast_process(config, *args, terminal: bool) -> tuple[int, str]:
+    """Run the command as its own process, standard output a pty or a pipe; (exit code, output)."""
+    command = [sys.executable, "-m", "consumer.cli", "broadcast", *args, "--config", str(config),
+               "--log-level", "ERROR"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if not terminal:
+        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, env=env, cwd=ROOT, timeout=60)
+        return done.returncode, done.stdout.decode()
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=follower, stderr=subprocess.DEVNULL,
+                               env=env, cwd=ROOT)
+    os.close(follower)
+    output = b""
+    try:
+        while select.select([leader], [], [], 60)[0]:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: the command exited and closed its end of the pty
+                break
+            if not chunk:
+                break
+            output += chunk
+        else:
+            pytest.fail(f"no output for 60s; so far: {output!r}")
+        code = process.wait(timeout=30)
+    finally:
+        os.close(leader)
+        if process.poll() is None:
+            process.kill()
+    return code, output.decode().replace("\r\n", "\n")
+
+
+def test_on_a_terminal_broadcast_waits_by_default_and_prints_omeros_summary(service, config, smtp_server):
+    """consumer/commands/broadcast.py ``_should_wait``: sys.stdout.isatty(); omero admin email waits."""
+    code, out = broadcast_process(config, "S", "B", "--everyone", terminal=True)
+    assert code == 0 and "queued" in out.splitlines()[0]
+    assert out.splitlines()[1:] == ["Successfully sent 3 of 3 emails", "2 users had no email address"]
+    assert recipients(smtp_server) == ["alice@example.org", "carol@example.org", "root@example.org"]
+
+
+def test_not_on_a_terminal_broadcast_returns_once_queued(config, props):
+    declare_topology(props["omero.mail.broker.url"], topo.from_properties(props))
+    # No consumer runs: a command that waited would never return.
+    code, out = broadcast_process(config, "S", "B", "--everyone", terminal=False)
+    assert code == 0 and [line.split()[2] for line in out.splitlines()] == ["queued:"]
+    assert queue_depths(props["omero.mail.broker.url"], [topo.EVENTS_QUEUE])[topo.EVENTS_QUEUE] == 1
 
 
 class RefusingHandler(MaildirHandler):

@@ -90,8 +90,8 @@ def test_a_storm_of_identical_web_errors_becomes_one_mail_and_one_digest_with_th
     messages = smtp_server.wait_for_messages(3)
     subjects = sorted(m["Subject"] for m in messages)
     assert subjects == [
-        "[OMERO.web - admin notification] ERROR (EXTERNAL IP): Internal Server Error: /webclient/load_data/",
-        "[OMERO.web - admin notification] ERROR (EXTERNAL IP): Internal Server Error: /webclient/load_data/ "
+        "[OMERO.web - admin notification]ERROR (EXTERNAL IP): Internal Server Error: /webclient/load_data/",
+        "[OMERO.web - admin notification]ERROR (EXTERNAL IP): Internal Server Error: /webclient/load_data/ "
         "(19 more)",
-        "[OMERO.web - admin notification] ERROR (EXTERNAL IP): Internal Server Error: /webgateway/",
+        "[OMERO.web - admin notification]ERROR (EXTERNAL IP): Internal Server Error: /webgateway/",
     ]

@@ -63,7 +63,7 @@ def test_a_web_path_with_line_breaks_in_a_web_error_adds_no_header_or_recipient(
     publish("web.error", {"status": 500, "method": "GET", "path": "/webclient/" + EVIL, "exception": "KeyError" + EVIL})
     [message] = smtp_server.wait_for_messages(1)
     assert_clean(smtp_server.received, ["root@example.org"])
-    assert message["Subject"].startswith("[OMERO.web - admin notification] ERROR (EXTERNAL IP)")
+    assert message["Subject"].startswith("[OMERO.web - admin notification]ERROR (EXTERNAL IP)")
 
 
 def test_a_broadcast_subject_and_copies_with_line_breaks_add_no_header_and_the_bad_copy_is_skipped(

@@ -8,7 +8,10 @@ OMERO.web site that installs ``omero-mail[web]``:
 - :class:`~events.web.middleware.BrokenLinkEventsMiddleware`, in place of
   ``BrokenLinkEmailsMiddleware`` (a 404 with a Referer, by Django's own rules).
 
-Both publish with a short timeout, send nothing when DEBUG (``omero.web.debug``) is on,
-never raise into the request, and spool the event to a local file when the broker cannot
-be reached. Secrets are redacted before anything leaves the web process.
+Each event carries the subject and body Django itself would have mailed (a 500's body
+is Django's text technical report), so the consumer only adds OMERO.web's prefix and
+addresses one mail to all of ``omero.web.admins``, as ``mail_admins`` does. Both
+publish with a short timeout, send nothing when DEBUG (``omero.web.debug``) is on, never
+raise into the request, and spool the event to a local file when the broker cannot be
+reached. Secrets are redacted before anything leaves the web process (``report.py``).
 """

@@ -1,13 +1,20 @@
 """The logging handler that takes the place of Django's AdminEmailHandler.
 
 Put on the ``django.request`` logger, it turns each unhandled exception (HTTP 500) into
-a ``web.error`` event. Like AdminEmailHandler it does nothing when DEBUG is on, and it
-never raises into the request.
+a ``web.error`` event. It *is* an AdminEmailHandler, so the subject and the body are the
+ones Django builds (``django/utils/log.py``, ``AdminEmailHandler.emit``), the body's
+report rendered by :class:`~events.web.report.RedactingExceptionReporter`; only
+``send_mail`` differs: it publishes instead of calling ``mail_admins``. Like OMERO.web's
+``mail_admins`` handler (filter ``require_debug_false``) it does nothing when DEBUG is
+on, and it never raises into the request.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+
+from django.utils.log import AdminEmailHandler
 
 from . import report
 from .publish import publish
@@ -15,9 +22,11 @@ from .publish import publish
 log = logging.getLogger(__name__)
 
 
-class WebErrorHandler(logging.Handler):
-    def __init__(self, level: int | str = logging.ERROR):
-        super().__init__(level)
+class WebErrorHandler(AdminEmailHandler):
+    def __init__(self):
+        super().__init__(reporter_class="events.web.report.RedactingExceptionReporter")
+        #: The record being emitted, for ``send_mail``, which Django gives only the texts.
+        self._emitting = threading.local()
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -25,10 +34,24 @@ class WebErrorHandler(logging.Handler):
 
             if settings.DEBUG or getattr(record, "status_code", 500) < 500:
                 return
-            request = getattr(record, "request", None)
-            remote = request.META.get("REMOTE_ADDR") if request is not None else None
-            publish(report.web_error(request, 500, record.exc_info,
-                                     internal=remote in getattr(settings, "INTERNAL_IPS", ()),
-                                     message=record.getMessage()))
+            self._emitting.record = record
+            try:
+                super().emit(record)
+            finally:
+                del self._emitting.record
         except Exception:  # noqa: BLE001 - a report must never break the response
             log.exception("could not report a web error")
+
+    def send_mail(self, subject, message, *args, **kwargs):
+        from django.conf import settings
+
+        record = self._emitting.record
+        request = getattr(record, "request", None)
+        remote = request.META.get("REMOTE_ADDR") if request is not None else None
+        if record.exc_info and record.exc_info[0] is not None:
+            kind, value, _tb = record.exc_info
+            exception = f"{kind.__name__}: {value}"
+        else:
+            exception = record.getMessage()
+        publish(report.web_error(request, 500, subject, message, internal=remote in settings.INTERNAL_IPS,
+                                 exception=exception))
