@@ -1,8 +1,10 @@
 """``omero-mail consume``: assemble the stages from the properties and run them.
 
 Both stages run in one process by default; ``--stage rules`` or ``--stage delivery``
-runs one, so they scale apart (many delivery workers on the same outbox). SIGTERM and
-SIGINT stop taking messages, let in-flight ones finish, and exit 0.
+runs one, so they scale apart (many delivery workers on the same outbox; many rules
+stages, of which one is active and the others stand by). SIGTERM and SIGINT stop taking
+messages, let in-flight ones finish, and exit 0. A topology RabbitMQ refuses (a queue made
+with other arguments) stops it at start with one line; an unreachable broker is waited for.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from functools import partial
 from typing import Callable
 
 from events import topology as topo
-from events.broker import Consumer, Subscription, declare_topology, queue_depths
+from events.broker import BrokerError, Consumer, Subscription, TopologyRefused, declare_topology, queue_depths
 from senders import broadcast, weberror
 from senders.directory import Directory, RefreshingDirectory, load_json_directory
 from senders.pgdirectory import dsn_from_properties, load_postgres_directory
@@ -23,11 +25,13 @@ from senders.xmlconfig import load_senders
 
 from events.config import ConfigError, Properties
 from .definitions import topology_for
+from .dedupe import DuplicateFilter
 from .delivery_stage import DeliveryStage
 from .flood import flood_control
 from .health import Health, MonitoringServer, application
 from .metrics import Metrics, QueueDepths
 from .rules_stage import RulesStage
+from .state import RulesState
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,7 @@ class Service:
     props: Properties
     stages: tuple[str, ...] = STAGES
     consumer: Consumer = field(init=False)
+    topology: topo.Topology = field(init=False)
     rules: RulesStage | None = field(init=False, default=None)
     delivery: DeliveryStage | None = field(init=False, default=None)
     metrics: Metrics = field(init=False)
@@ -78,6 +83,8 @@ class Service:
             self.rules.on_event = self.metrics.on_event
             subscriptions.append(Subscription(topo.EVENTS_QUEUE, self.rules.handle, prefetch))
             self.rules.guard_floods(flood_control(props))
+            dedupe = DuplicateFilter(props.duration("omero.mail.dedupe.window"), props.int("omero.mail.dedupe.max"))
+            self.rules.keep_state(RulesState(url, dedupe, self.rules.flood.guard, topo.state_max_age_s(props)))
         if "delivery" in self.stages:
             make_transport(props).close()  # fail at start on a bad omero.mail.bean
             if not props.bool("omero.mail.smtp.ssl.verify"):
@@ -93,6 +100,7 @@ class Service:
             self.delivery.on_outcome = self.metrics.on_outcome
             self.delivery.on_accepted = self.metrics.on_accepted
             subscriptions.append(Subscription(topo.OUTBOX_QUEUE, self.delivery.handle, prefetch))
+        self.topology = topology
         self.consumer = Consumer(
             url, subscriptions,
             heartbeat=props.int("omero.mail.broker.heartbeat"),
@@ -106,6 +114,7 @@ class Service:
                                                application(self.metrics.registry, health.check))
 
     def run(self) -> None:
+        self._declare()
         if self.monitoring:
             self.monitoring.start()
             log.info("metrics on http://%s:%d/metrics, health on /healthz",
@@ -125,6 +134,15 @@ class Service:
 
     def stop(self) -> None:
         self.consumer.stop()
+
+    def _declare(self) -> None:
+        """Declare once before consuming: a refusal is the admin's to fix, an outage the consumer's to wait out."""
+        try:
+            declare_topology(self.consumer.url, self.topology)
+        except TopologyRefused:
+            raise
+        except BrokerError as exc:
+            log.warning("%s; waiting for RabbitMQ", exc)
 
 
 def run(props: Properties, stages: tuple[str, ...] = STAGES) -> int:

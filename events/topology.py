@@ -3,6 +3,14 @@
 The names are DESIGN.md's contract. The same description feeds the consumer's
 declarations at connect time and the RabbitMQ definitions file in ``deploy/``, so the
 two cannot drift apart.
+
+On a cluster the work queues are quorum queues, with RabbitMQ's recommendations: a
+delivery limit, and at-least-once dead-letering (RabbitMQ 3.10 or later; it needs
+``overflow`` ``reject-publish``), so a message on its way to the parking lot or back from
+a retry tier is never dropped by a node failure. ``omero.mail.events`` has a single
+active consumer in every case: one rules stage works and the others stand by, so its flood
+guard and duplicate filter see every event. The rules stage keeps that state in a stream
+(``omero.mail.rules.state``, RabbitMQ 3.9 or later), trimmed by age.
 """
 
 from __future__ import annotations
@@ -18,6 +26,11 @@ EVENTS_QUEUE = "omero.mail.events"
 OUTBOX_QUEUE = "omero.mail.outbox"
 FAILED_QUEUE = "omero.mail.failed"
 INVALID_QUEUE = "omero.mail.invalid"
+#: The rules stage's duplicate filter and flood windows, as a log (consumer/state.py).
+STATE_STREAM = "omero.mail.rules.state"
+#: A stream drops whole segments only; small ones let its age limit take effect.
+STATE_SEGMENT_BYTES = 4_000_000
+QUEUE_TYPES = ("classic", "quorum", "auto")
 
 #: Routing keys on the omero.mail exchange.
 OUTBOX_KEY = "outbox"
@@ -84,25 +97,35 @@ class Topology:
     retry_delays_ms: tuple[int, ...]
 
 
-def build(retry_delays: str = DEFAULT_RETRY_DELAYS, queue_type: str = "classic", delivery_limit: int = 5) -> Topology:
-    """The whole topology for the given retry tiers and queue type (classic or quorum)."""
+def build(retry_delays: str = DEFAULT_RETRY_DELAYS, queue_type: str = "classic", delivery_limit: int = 5,
+          state_max_age_s: int = 86_400) -> Topology:
+    """The whole topology for the given retry tiers and queue type (classic or quorum).
+
+    ``state_max_age_s`` is how long the rules stage's state stream keeps a record.
+    """
     if queue_type not in ("classic", "quorum"):
         raise ValueError(f"queue type must be classic or quorum, not {queue_type!r}")
     delays = tuple(parse_duration_ms(part) for part in retry_delays.split(",") if part.strip())
     base: dict = {"x-queue-type": queue_type}
     work = dict(base)
+    safe_dead_letters: dict = {}
     if queue_type == "quorum":
+        safe_dead_letters = {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
         # A message that keeps killing its consumer is dead-lettered after this many deliveries.
         work.update({
             "x-delivery-limit": delivery_limit,
             "x-dead-letter-exchange": MAIL_EXCHANGE,
             "x-dead-letter-routing-key": FAILED_KEY,
+            **safe_dead_letters,
         })
+    events = dict(work, **({"x-dead-letter-routing-key": INVALID_KEY} if queue_type == "quorum" else {}))
     queues = [
-        Queue(EVENTS_QUEUE, dict(work, **({"x-dead-letter-routing-key": INVALID_KEY} if queue_type == "quorum" else {}))),
+        Queue(EVENTS_QUEUE, dict(events, **{"x-single-active-consumer": True})),
         Queue(OUTBOX_QUEUE, work),
         Queue(FAILED_QUEUE, base),
         Queue(INVALID_QUEUE, base),
+        Queue(STATE_STREAM, {"x-queue-type": "stream", "x-max-age": f"{state_max_age_s}s",
+                             "x-stream-max-segment-size-bytes": STATE_SEGMENT_BYTES}),
     ]
     bindings = [
         Binding(EVENTS_EXCHANGE, EVENTS_QUEUE, "#"),
@@ -115,6 +138,7 @@ def build(retry_delays: str = DEFAULT_RETRY_DELAYS, queue_type: str = "classic",
             "x-message-ttl": delay,
             "x-dead-letter-exchange": MAIL_EXCHANGE,
             "x-dead-letter-routing-key": OUTBOX_KEY,
+            **safe_dead_letters,
         })))
         bindings.append(Binding(MAIL_EXCHANGE, retry_queue(delay), retry_key(delay)))
     return Topology(
@@ -129,9 +153,28 @@ def build(retry_delays: str = DEFAULT_RETRY_DELAYS, queue_type: str = "classic",
     )
 
 
+def queue_type(props) -> str:
+    """``omero.mail.queue.type``; ``auto`` (the default) is quorum when the broker URL names
+    several nodes (a cluster), classic when it names one."""
+    chosen = props.get("omero.mail.queue.type", "auto").strip().lower()
+    if chosen != "auto":
+        return chosen
+    from .broker.connection import addresses
+    return "quorum" if len(addresses(props.get("omero.mail.broker.url", ""))) > 1 else "classic"
+
+
+def state_max_age_s(props) -> int:
+    """The state stream keeps what the duplicate filter and the longest flood window need."""
+    longest = max([parse_duration_ms(props.get(key, "0")) for key in props
+                   if key == "omero.mail.dedupe.window" or (key.startswith("omero.mail.flood.")
+                                                            and key.endswith("window"))] or [0])
+    return max(1, -(-longest // 1000))
+
+
 def from_properties(props) -> Topology:
     return build(
         retry_delays=props.get("omero.mail.retry.delays", DEFAULT_RETRY_DELAYS),
-        queue_type=props.get("omero.mail.queue.type", "classic"),
+        queue_type=queue_type(props),
         delivery_limit=int(props.get("omero.mail.queue.delivery-limit", "5")),
+        state_max_age_s=state_max_age_s(props),
     )

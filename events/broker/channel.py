@@ -36,7 +36,7 @@ class Delivery:
     """
 
     __slots__ = ("body", "headers", "message_id", "redelivered", "routing_key", "exchange",
-                 "content_type", "timestamp", "_tag", "_channel", "_settled")
+                 "content_type", "timestamp", "consumer_tag", "_tag", "_channel", "_settled")
 
     def __init__(self, channel: "ChannelState", method, props, body: bytes):
         self.body = body
@@ -47,6 +47,8 @@ class Delivery:
         self.redelivered = method.redelivered
         self.routing_key = method.routing_key
         self.exchange = method.exchange
+        #: New with every (re)connection: the first delivery under a new tag is the first since then.
+        self.consumer_tag = method.consumer_tag
         self._tag = method.delivery_tag
         self._channel = channel
         self._settled = False
