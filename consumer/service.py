@@ -50,6 +50,21 @@ def make_directory(props: Properties) -> Callable[[], Directory]:
     return RefreshingDirectory(load, props.float("omero.mail.directory.refresh"))
 
 
+class StandbyAware:
+    """Queue depths for the health check: a standby rules stage is not stuck on the events
+    that wait for the active one (single active consumer)."""
+
+    def __init__(self, depths: QueueDepths, consumer: Consumer):
+        self.depths = depths
+        self.consumer = consumer
+
+    def get(self) -> dict[str, int] | None:
+        found = self.depths.get()
+        if found is None or topo.EVENTS_QUEUE in self.consumer.receiving:
+            return found
+        return {queue: count for queue, count in found.items() if queue != topo.EVENTS_QUEUE}
+
+
 @dataclass
 class Service:
     """A consumer and the stages it feeds; :meth:`run` blocks until stopped."""
@@ -67,7 +82,9 @@ class Service:
         props = self.props
         topology = topology_for(props)
         url = props["omero.mail.broker.url"]
-        depths = QueueDepths(lambda: queue_depths(url, [q.name for q in topology.queues]))
+        # The state stream's records are not work waiting: they are not counted.
+        depths = QueueDepths(lambda: queue_depths(url, [q.name for q in topology.queues
+                                                       if q.name != topo.STATE_STREAM]))
         self.metrics = Metrics(depths)
         subscriptions = []
         prefetch = props.int("omero.mail.consumer.prefetch")
@@ -108,7 +125,7 @@ class Service:
         )
         port = props["omero.mail.metrics.port"].strip()
         if port and port != "0":
-            health = Health(self.consumer, depths, [s.queue for s in subscriptions],
+            health = Health(self.consumer, StandbyAware(depths, self.consumer), [s.queue for s in subscriptions],
                             topo.parse_duration_ms(props["omero.mail.health.stuck-after"]) / 1000)
             self.monitoring = MonitoringServer(props["omero.mail.metrics.host"], props.int("omero.mail.metrics.port"),
                                                application(self.metrics.registry, health.check))

@@ -78,12 +78,12 @@ class ChannelState:
 
     What it needs of its consumer is given, not reached for: ``call_soon`` runs a function
     on the I/O loop from any thread, ``after_settle`` is told of every ack, nack and
-    confirm (a stop waits for the last one), ``received`` of every message. The consumer
+    confirm (a stop waits for the last one), ``received`` of every message (with its queue). The consumer
     calls :meth:`retire` when it lets the channel go.
     """
 
     def __init__(self, channel, subscription: Subscription, *, call_soon: Callable[..., None],
-                 after_settle: Callable[[], None], received: Callable[[], None]):
+                 after_settle: Callable[[], None], received: Callable[[str], None]):
         self.channel = channel
         self.subscription = subscription
         self.call_soon = call_soon
@@ -154,7 +154,7 @@ class ChannelState:
 
     def on_message(self, _channel, method, props, body) -> None:
         self.unsettled += 1
-        self._received()
+        self._received(self.subscription.queue)
         delivery = Delivery(self, method, props, body)
         try:
             self.subscription.handler(delivery)

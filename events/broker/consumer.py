@@ -51,6 +51,9 @@ class Consumer:
         self.connected = threading.Event()
         self.last_message_at: float | None = None
         self.reconnects = 0
+        #: Queues that delivered a message on this connection: with a single active
+        #: consumer, a queue missing here is one this consumer stands by on.
+        self.receiving: set[str] = set()
         #: The node (``host:port``) of the open connection, or None.
         self.node: str | None = None
         self._ioloop: IOLoop | None = None
@@ -118,6 +121,7 @@ class Consumer:
         if self._stopping.is_set():
             return False
         self._consuming = False
+        self.receiving = set()
         if self.on_connect is not None:
             try:
                 self.on_connect()
@@ -182,8 +186,9 @@ class Consumer:
             self.connected.set()
             log.info("consuming %s", ", ".join(s.queue for s in self.subscriptions))
 
-    def _received(self) -> None:
+    def _received(self, queue: str) -> None:
         self.last_message_at = time.monotonic()
+        self.receiving.add(queue)
 
     # -- losing the connection or a channel ----------------------------------------
     def _on_connection_open_error(self, exc) -> None:
