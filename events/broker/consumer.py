@@ -1,7 +1,8 @@
 """The :class:`Consumer`: run subscriptions on one connection, reconnect, stop cleanly.
 
 Shaped as pika's asynchronous consumer example and kombu's ConsumerMixin: one method per
-step of the protocol (connect, open a channel per subscription, set its prefetch, consume;
+step of the protocol (connect to the first node of the list that answers, open a channel
+per subscription, set its prefetch, consume;
 settling is the channel's, see :mod:`events.broker.channel`; close), a reconnect with a
 growing delay, and a :meth:`Consumer.stop` that lets in-flight work finish. The I/O loop
 runs on the thread that called :meth:`Consumer.run` and only ever waits on the socket, so
