@@ -2,7 +2,9 @@
 
 1 SMTP ceiling, 2 naive hand-written consumer, 3 fan-out of one broadcast to 20,000
 users, 4 10,000 comment.added events, 5 latency at a steady 200 events/s, 6 confirmed
-publishing, 7 consumer RSS; 8-10 the bridge from OMERO's database (``bench/bridge.py``).
+publishing, 7 consumer RSS; 8-10 the bridge from OMERO's database (``bench/bridge.py``);
+11-12 the fan-out and the many events again on a three-node cluster with quorum queues
+(``bench/cluster.py``).
 omero-mail runs as ``omero-mail consume`` in a subprocess
 (both stages, ``CONNECTIONS`` SMTP connections), exactly as a site runs it.
 """
@@ -26,11 +28,12 @@ import pika
 
 from events import topology as topo
 from events.broker import Message, Publisher, declare_topology
+from events.broker.connection import addresses
 from events.schemas import new_event
 from senders.mail import Mail, message_id
 from senders.message import build
 
-from . import bridge
+from . import bridge, cluster
 from .references import naive_consumer, smtp_ceiling
 from .sink import SinkProcess
 
@@ -69,7 +72,7 @@ def fresh_vhost() -> None:
     ctl("set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*")
 
 
-def write_site(folder: Path, sink_port: int) -> Path:
+def write_site(folder: Path, sink_port: int, url: str = URL) -> Path:
     """Senders, a directory of USERS active users (root: an admin without email), properties."""
     senders = folder / "senders"
     senders.mkdir()
@@ -82,7 +85,7 @@ def write_site(folder: Path, sink_port: int) -> Path:
                                                 {"id": 2, "name": "guest"}], "experimenters": experimenters}))
     properties = folder / "bench.properties"
     properties.write_text("\n".join([
-        f"omero.mail.broker.url={URL}", "omero.mail.config=true", "omero.mail.host=127.0.0.1",
+        f"omero.mail.broker.url={url}", "omero.mail.config=true", "omero.mail.host=127.0.0.1",
         f"omero.mail.port={sink_port}", f"omero.mail.from={MAIL_FROM}", f"omero.mail.senders.dir={senders}",
         f"omero.mail.directory.file={directory}", f"omero.mail.delivery.connections={CONNECTIONS}",
     ]) + "\n")
@@ -106,7 +109,8 @@ def comment_message_id(event) -> str:
 class ConsumerProcess:
     """``omero-mail consume`` in a subprocess; RSS read from /proc."""
 
-    def __init__(self, properties: Path, log: Path):
+    def __init__(self, properties: Path, log: Path, url: str = URL):
+        self.url = addresses(url)[0]
         self.log = log.open("w")
         self.process = subprocess.Popen([sys.executable, "-m", "consumer.cli", "--config", str(properties),
                                          "consume"], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
@@ -117,7 +121,7 @@ class ConsumerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the consumer exited with {self.process.returncode}; see {self.log.name}")
             try:
-                connection = pika.BlockingConnection(pika.URLParameters(URL))
+                connection = pika.BlockingConnection(pika.URLParameters(self.url))
                 channel = connection.channel()
                 ready = all(channel.queue_declare(q, passive=True).method.consumer_count
                             for q in (topo.EVENTS_QUEUE, topo.OUTBOX_QUEUE))
@@ -252,6 +256,8 @@ def main() -> int:
         consumer.stop()
         consumer = None
         bridge.run(URL, workdir, free_port(), line)
+        cluster.run(workdir, sink, line, ConsumerProcess, write_site, as_message, comment, USERS, MANY_EVENTS,
+                    {"fanout": fanout, "many": many})
         print(f"\ntargets: fan-out and many events >= 0.6 x ceiling and >= 2 x naive; p99 <= 50 ms; "
               f"publisher >= 5,000/s; RSS <= 80 MB and flat; bridge catch-up >= 5,000 events/s, "
               f"lag p99 <= 2 s", flush=True)

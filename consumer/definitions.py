@@ -1,7 +1,7 @@
 """RabbitMQ definitions (exchanges, queues, bindings, policies) generated from the topology.
 
-RabbitMQ recommends policies over queue arguments for dead-lettering, TTL and delivery
-limits: a policy can be changed on a running broker, an argument only by deleting the
+RabbitMQ recommends policies over queue arguments for dead-lettering, TTL, delivery
+limits and a stream's retention: a policy can be changed on a running broker, an argument only by deleting the
 queue. So the definitions file declares each queue with its type alone and moves those
 settings into one policy per queue. A consumer running against a broker loaded from
 this file sets ``omero.mail.queue.policies=true`` and declares the same reduced
@@ -24,6 +24,10 @@ POLICY_KEYS = {
     "x-dead-letter-exchange": "dead-letter-exchange",
     "x-dead-letter-routing-key": "dead-letter-routing-key",
     "x-delivery-limit": "delivery-limit",
+    "x-dead-letter-strategy": "dead-letter-strategy",
+    "x-overflow": "overflow",
+    "x-max-age": "max-age",
+    "x-stream-max-segment-size-bytes": "stream-max-segment-size-bytes",
 }
 #: Above a site's catch-all policies, so omero-mail's queues keep their retry behaviour.
 POLICY_PRIORITY = 10

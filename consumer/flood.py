@@ -6,22 +6,25 @@ digest to the rules stage's worker thread, which publishes one digest mail per r
 to the outbox with its own confirmed publisher (a window may end when no event is being
 handled, so there is no delivery to publish on).
 
-Counts live in memory. On a graceful stop every digest still owed is published at once
-(early, with the count so far), so a restart loses nothing; a crash loses the count of the
-windows then open (the folded events were acked). A digest whose publish fails is tried
-again ``retry_seconds`` later. Each rules-stage process counts for itself.
+Counts live in memory, and every change to them is also recorded in the rules stage's
+state stream (``consumer/state.py``): a stage that takes over after a crash, or the same
+stage restarted, carries on the counts of the windows then open. On a graceful stop every
+digest still owed is published at once (early, with the count so far). A digest whose
+publish fails is tried again ``retry_seconds`` later. The times are the wall clock's, so
+that they mean the same in every rules-stage process.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Callable
 
 from events.broker import BrokerError, Message, Publisher
 from events.schemas import Event
 from events.settings import FloodSettings
-from senders.flood import FloodGuard, Window, digest_mails, rules_from_settings
+from senders.flood import FloodGuard, Window, change, digest_mails, rules_from_settings
 from senders.mail import Mail
 from senders.plan import Plan
 
@@ -42,6 +45,8 @@ class FloodControl:
         self._timer: threading.Timer | None = None
         self._timer_at: float | None = None
         self._closing = False
+        #: The record of a sent digest, for the state stream (consumer/state.py); None = none kept.
+        self.digest_record: Callable[[Window], Message] | None = None
 
     def attach(self, submit: Callable) -> None:
         """Run digests on the stage's worker: ``submit(fn)`` queues ``fn`` there."""
@@ -57,6 +62,15 @@ class FloodControl:
                      event.id, event.type, window.describe_key(), window.folded)
         self._schedule()
         return True
+
+    def change(self, event: Event, result: Plan, folded: bool) -> dict | None:
+        """What :meth:`fold` did to the event's window, for the state stream; None if it counted nothing."""
+        window = self.guard.window_of(event) if result.mails else None
+        return None if window is None else change(window, event, folded)
+
+    def reschedule(self) -> None:
+        """Windows were restored from the state stream: time their digests."""
+        self._schedule()
 
     # -- the digests -------------------------------------------------------------------
     def _schedule(self) -> None:
@@ -88,6 +102,8 @@ class FloodControl:
             if self._publisher is None:
                 self._publisher = self.make_publisher()
             self._publisher.publish_many([self.outbox_message(mail) for mail in mails])
+            if self.digest_record is not None:
+                self._publisher.publish(self.digest_record(window))
         except BrokerError as exc:
             log.warning("digest of %d folded %s event(s) (%s) not published (%s); trying again in %gs",
                         window.folded, window.event_type, window.describe_key(), exc, self.retry_seconds)
@@ -112,5 +128,5 @@ class FloodControl:
 
 def flood_control(flood: FloodSettings, broker_url: str) -> FloodControl:
     """The guard as ``omero.mail.flood.*`` set it, publishing its digests to the broker."""
-    return FloodControl(FloodGuard(rules_from_settings(flood)),
+    return FloodControl(FloodGuard(rules_from_settings(flood), clock=time.time),
                         lambda: Publisher(broker_url, name="omero-mail digests"), outbox_message)

@@ -6,15 +6,22 @@ failed), folded into a flood digest, or planned (its outbox messages). The worke
 message is confirmed by the broker, so a crash in between re-plans the event rather than
 losing mail (the outbox copies carry the same Message-IDs). Planning runs on one thread,
 so a large broadcast or a slow directory never stalls the I/O loop and its heartbeats.
+
+With its state kept (``consumer/state.py``), a second copy of an event already planned is
+acked and logged instead (a :class:`Duplicate`), and the ack of a planned or folded event
+waits for its record in the state stream.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Callable, Sequence
 
 from events import topology as topo
-from events.broker import Delivery, Message
+from events.broker import BrokerError, Delivery, Message
 from events.schemas import Event, InvalidEvent, load_event
 from senders.directory import Directory
 from senders.mail import Mail
@@ -22,7 +29,8 @@ from senders.plan import Plan, PlanRefused, plan
 from senders.rules import MailSender
 
 from . import outcomes
-from .outcomes import Folded, Outcome, Parked, Planned
+from .outcomes import Folded, Outcome, Parked, Planned, Requeue
+from .state import WAITING, RulesState
 from .worker import Worker
 
 log = logging.getLogger(__name__)
@@ -51,6 +59,61 @@ def outbox_message(mail: Mail, occurred_at: str = "") -> Message:
     )
 
 
+#: Seconds before an event is given back when the state stream cannot be read.
+STATE_RETRY_PAUSE = 1.0
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """A second copy of an event already planned (at ``planned_at``, wall clock): acked, not planned."""
+
+    event: Event
+    planned_at: float
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A second copy of an event being planned now: settled once the first one is."""
+
+
+class Recorded:
+    """A claimed event's delivery whose ack first appends its record to the state stream.
+
+    Everything else is the delivery's own. The claim is released whatever happens, so a
+    copy waiting for this one is acked (recorded) or given back (not).
+    """
+
+    def __init__(self, delivery: Delivery, state: RulesState, event_id: str, record: Message | None):
+        self._delivery = delivery
+        self._state = state
+        self._event_id = event_id
+        self._record = record
+
+    def __getattr__(self, name: str):
+        return getattr(self._delivery, name)
+
+    def ack(self) -> None:
+        if self._record is None:
+            self._state.settled(self._event_id, False)
+            self._delivery.ack()
+            return
+
+        def confirmed(reason: str | None) -> None:
+            self._state.settled(self._event_id, reason is None)
+            if reason is None:
+                self._delivery.ack()
+            else:
+                log.warning("event %s: its record was not confirmed (%s); returning it to the queue",
+                            self._event_id, reason)
+                self._delivery.nack(requeue=True)
+
+        self._delivery.publish(self._record, confirmed)
+
+    def nack(self, requeue: bool = True) -> None:
+        self._state.settled(self._event_id, False)
+        self._delivery.nack(requeue)
+
+
 class RulesStage(Worker):
     name = "rules"
     queue = topo.EVENTS_QUEUE
@@ -69,6 +132,11 @@ class RulesStage(Worker):
         self.planners = dict(planners or {})
         #: The flood guard (consumer/flood.py), set by the service; None = every event mailed.
         self.flood = None
+        #: The duplicate filter and the flood windows' records (consumer/state.py); None = not kept.
+        self.state: RulesState | None = None
+        self._caught_up_for: str | None = None
+        #: Deliveries whose event id is claimed -> the record to append before their ack.
+        self._claimed: dict[Delivery, tuple[str, Message | None]] = {}
         if not enabled:
             log.warning("omero.mail.config is false: event senders send nothing "
                         "(admin broadcasts and web error reports still go out)")
@@ -78,16 +146,32 @@ class RulesStage(Worker):
         self.flood = flood
         flood.attach(self.submit)
 
+    def keep_state(self, state: RulesState) -> None:
+        """Fold second copies of events, and record what is planned and folded (consumer/state.py)."""
+        self.state = state
+        if self.flood is not None:
+            self.flood.digest_record = state.digest_record
+
     def close(self) -> None:
         super().close()
         if self.flood is not None:
             self.flood.close()
 
-    def process(self, delivery: Delivery) -> Outcome:
+    def process(self, delivery: Delivery) -> Outcome | Duplicate | Waiting:
         try:
             event = load_event(delivery.body)
         except InvalidEvent as exc:
             return Parked(topo.INVALID_QUEUE, str(exc))
+        if self.state is not None:
+            if delivery.consumer_tag != self._caught_up_for and not self._catch_up(delivery.consumer_tag):
+                time.sleep(STATE_RETRY_PAUSE)
+                return Requeue()
+            claim = self.state.claim(event.id, lambda planned: self._second_copy(delivery, event, planned))
+            if claim == WAITING:
+                return Waiting()
+            if claim is not None:
+                return Duplicate(event, claim)
+            self._claimed[delivery] = (event.id, None)
         try:
             result = self.plan(event)
         except PlanRefused as exc:
@@ -96,10 +180,56 @@ class RulesStage(Worker):
         except Exception as exc:  # noqa: BLE001 - a rule bug parks the event, it never loops
             log.exception("planning event %s failed", event.id)
             return Parked(topo.INVALID_QUEUE, f"rules failed: {type(exc).__name__}: {exc}")
-        if self.flood is not None and self.flood.fold(event, result):
+        folded = self.flood is not None and self.flood.fold(event, result)
+        if self.state is not None:
+            change = self.flood.change(event, result, folded) if self.flood is not None else None
+            self._claimed[delivery] = (event.id, self.state.event_record(event.id, change))
+        if folded:
             return Folded(event, result)
         occurred_at = event.occurred_at.isoformat()
         return Planned(event, result, (outbox_message(mail, occurred_at) for mail in result.mails), PUBLISH_SLICE)
+
+    def settle(self, delivery: Delivery, outcome) -> None:
+        match outcome:
+            case Duplicate(event=event, planned_at=at):
+                self._log_duplicate(event, at)
+                delivery.ack()
+                return
+            case Waiting():
+                return
+        claimed = self._claimed.pop(delivery, None)
+        if claimed is not None:
+            delivery = Recorded(delivery, self.state, *claimed)
+        super().settle(delivery, outcome)
+
+    def _catch_up(self, consumer_tag: str) -> bool:
+        """The first event since (re)connecting: learn what other rules stages recorded meanwhile."""
+        started = time.monotonic()
+        try:
+            applied = self.state.catch_up()
+        except BrokerError as exc:
+            log.warning("cannot catch up with %s (%s); returning the event to the queue", topo.STATE_STREAM, exc)
+            return False
+        self._caught_up_for = consumer_tag
+        log.info("caught up with %s in %.2fs: %d record(s) of other rules stages, %d event id(s) known",
+                 topo.STATE_STREAM, time.monotonic() - started, applied, len(self.state.dedupe))
+        if self.flood is not None:
+            self.flood.reschedule()
+        return True
+
+    def _second_copy(self, delivery: Delivery, event: Event, planned: bool) -> None:
+        """The copy being planned when this one came is settled: ack this one, or give it back."""
+        if planned:
+            self._log_duplicate(event, time.time())
+            delivery.ack()
+        else:
+            delivery.nack(requeue=True)
+
+    @staticmethod
+    def _log_duplicate(event: Event, planned_at: float) -> None:
+        when = datetime.fromtimestamp(planned_at, timezone.utc).isoformat(timespec="seconds")
+        log.info("event %s %s: a second copy of an event planned at %s; acked, not planned again",
+                 event.id, event.type, when)
 
     def plan(self, event: Event) -> Plan:
         planner = self.planners.get(event.type)

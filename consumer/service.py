@@ -1,8 +1,10 @@
 """``omero-mail consume``: assemble the stages from the properties and run them.
 
 Both stages run in one process by default; ``--stage rules`` or ``--stage delivery``
-runs one, so they scale apart (many delivery workers on the same outbox). SIGTERM and
-SIGINT stop taking messages, let in-flight ones finish, and exit 0.
+runs one, so they scale apart (many delivery workers on the same outbox; many rules
+stages, of which one is active and the others stand by). SIGTERM and SIGINT stop taking
+messages, let in-flight ones finish, and exit 0. A topology RabbitMQ refuses (a queue made
+with other arguments) stops it at start with one line; an unreachable broker is waited for.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from functools import partial
 from typing import Callable
 
 from events import topology as topo
-from events.broker import Consumer, Subscription, declare_topology, queue_depths
+from events.broker import BrokerError, Consumer, Subscription, TopologyRefused, declare_topology, queue_depths
 from senders import broadcast, weberror
 from senders.directory import Directory, RefreshingDirectory, load_json_directory
 from senders.pgdirectory import dsn_from_properties, load_postgres_directory
@@ -23,12 +25,14 @@ from senders.xmlconfig import NoSenders, active_senders, senders_dir
 
 from events.config import ConfigError, Properties
 from events.settings import Settings, directory_settings, read_settings
+from .dedupe import DuplicateFilter
 from .definitions import declared_topology
 from .delivery_stage import DeliveryStage
 from .flood import flood_control
 from .health import Health, MonitoringServer, application
 from .metrics import Metrics, QueueDepths
 from .rules_stage import RulesStage
+from .state import RulesState
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,21 @@ def make_directory(props: Properties) -> Callable[[], Directory]:
     return RefreshingDirectory(load, settings.refresh)
 
 
+class StandbyAware:
+    """Queue depths for the health check: a standby rules stage is not stuck on the events
+    that wait for the active one (single active consumer)."""
+
+    def __init__(self, depths: QueueDepths, consumer: Consumer):
+        self.depths = depths
+        self.consumer = consumer
+
+    def get(self) -> dict[str, int] | None:
+        found = self.depths.get()
+        if found is None or topo.EVENTS_QUEUE in self.consumer.receiving:
+            return found
+        return {queue: count for queue, count in found.items() if queue != topo.EVENTS_QUEUE}
+
+
 @dataclass
 class Service:
     """A consumer and the stages it feeds; :meth:`run` blocks until stopped.
@@ -57,6 +76,7 @@ class Service:
     stages: tuple[str, ...] = STAGES
     settings: Settings = field(init=False)
     consumer: Consumer = field(init=False)
+    topology: topo.Topology = field(init=False)
     rules: RulesStage | None = field(init=False, default=None)
     delivery: DeliveryStage | None = field(init=False, default=None)
     metrics: Metrics = field(init=False)
@@ -67,7 +87,9 @@ class Service:
         settings = self.settings = read_settings(props)
         topology = declared_topology(settings.queues)
         url = settings.broker_url
-        depths = QueueDepths(lambda: queue_depths(url, [q.name for q in topology.queues]))
+        # The state stream's records are not work waiting: they are not counted.
+        depths = QueueDepths(lambda: queue_depths(url, [q.name for q in topology.queues
+                                                       if q.name != topo.STATE_STREAM]))
         self.metrics = Metrics(depths)
         subscriptions = []
         prefetch = settings.prefetch
@@ -89,6 +111,8 @@ class Service:
             self.rules.on_event = self.metrics.on_event
             subscriptions.append(Subscription(topo.EVENTS_QUEUE, self.rules.handle, prefetch))
             self.rules.guard_floods(flood_control(settings.flood, url))
+            dedupe = DuplicateFilter(settings.dedupe.window, settings.dedupe.max)
+            self.rules.keep_state(RulesState(url, dedupe, self.rules.flood.guard, settings.queues.state_max_age_s))
         if "delivery" in self.stages:
             make_transport(settings).close()  # fail at start on a bad omero.mail.bean
             if not settings.smtp.verify:
@@ -104,6 +128,7 @@ class Service:
             self.delivery.on_outcome = self.metrics.on_outcome
             self.delivery.on_accepted = self.metrics.on_accepted
             subscriptions.append(Subscription(topo.OUTBOX_QUEUE, self.delivery.handle, prefetch))
+        self.topology = topology
         self.consumer = Consumer(
             url, subscriptions,
             heartbeat=settings.heartbeat,
@@ -111,11 +136,13 @@ class Service:
         )
         monitoring = settings.monitoring
         if monitoring.port is not None:
-            health = Health(self.consumer, depths, [s.queue for s in subscriptions], monitoring.stuck_after)
+            health = Health(self.consumer, StandbyAware(depths, self.consumer), [s.queue for s in subscriptions],
+                            monitoring.stuck_after)
             self.monitoring = MonitoringServer(monitoring.host, monitoring.port,
                                                application(self.metrics.registry, health.check))
 
     def run(self) -> None:
+        self._declare()
         if self.monitoring:
             self.monitoring.start()
             log.info("metrics on http://%s:%d/metrics, health on /healthz",
@@ -135,6 +162,15 @@ class Service:
 
     def stop(self) -> None:
         self.consumer.stop()
+
+    def _declare(self) -> None:
+        """Declare once before consuming: a refusal is the admin's to fix, an outage the consumer's to wait out."""
+        try:
+            declare_topology(self.consumer.url, self.topology)
+        except TopologyRefused:
+            raise
+        except BrokerError as exc:
+            log.warning("%s; waiting for RabbitMQ", exc)
 
 
 def run(props: Properties, stages: tuple[str, ...] = STAGES) -> int:

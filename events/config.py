@@ -67,7 +67,7 @@ DEFAULTS: dict[str, str] = {
     "omero.mail.maildir.path": "var/mail",
     "omero.mail.source": "omero-mail@${omero.mail.host}",
     "omero.mail.retry.delays": "30s,5m,30m",
-    "omero.mail.queue.type": "classic",
+    "omero.mail.queue.type": "auto",
     "omero.mail.queue.delivery-limit": "5",
     "omero.mail.log.addresses": "false",
     "omero.mail.broadcast.user": "root",
@@ -82,6 +82,9 @@ DEFAULTS: dict[str, str] = {
     "omero.mail.queue.policies": "false",
     "omero.mail.flood.window": "10m",
     "omero.mail.flood.threshold": "3",
+    # The rules stage's duplicate filter (consumer/state.py)
+    "omero.mail.dedupe.window": "24h",
+    "omero.mail.dedupe.max": "100000",
     "omero.mail.smtp.ssl.verify": "true",
     "omero.mail.smtp.ssl.cafile": "",
     # The bridge from a running OMERO (omero-mail bridge)

@@ -13,6 +13,7 @@ broadcast and web-error planners.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -22,7 +23,8 @@ from .config import ConfigError, Properties, Secret
 SSL_FACTORY = "javax.net.ssl.SSLSocketFactory"
 FLOOD_PREFIX = "omero.mail.flood."
 FLOOD_FIELDS = ("window", "threshold", "key")
-QUEUE_TYPES = ("classic", "quorum")
+#: ``auto``: quorum when the broker URL names several nodes (a cluster), classic for one.
+QUEUE_TYPES = ("auto", "classic", "quorum")
 DIRECTORY_BACKENDS = ("json", "postgres")
 #: The eventlog actions the bridge can publish (events/bridge/mapping.py maps each to its event type).
 BRIDGE_ACTIONS = ("INSERT", "UPDATE", "DELETE")
@@ -54,6 +56,16 @@ class QueueSettings:
     delivery_limit: int
     #: The broker was loaded from the definitions: TTL and dead-lettering are its policies.
     policies: bool
+    #: How long the rules stage's state stream keeps a record: the longest window it serves.
+    state_max_age_s: int = 86_400
+
+
+@dataclass(frozen=True)
+class DedupeSettings:
+    """``omero.mail.dedupe.*``: how long, and how many, planned event ids are remembered."""
+
+    window: float
+    max: int
 
 
 @dataclass(frozen=True)
@@ -115,6 +127,7 @@ class Settings:
     smtp: SMTPSettings
     queues: QueueSettings
     flood: FloodSettings
+    dedupe: DedupeSettings
     directory: DirectorySettings
     monitoring: MonitoringSettings
     bridge: BridgeOptions
@@ -150,12 +163,36 @@ def smtp_settings(props: Properties) -> SMTPSettings:
 
 
 def queue_settings(props: Properties) -> QueueSettings:
+    chosen = props.typed("omero.mail.queue.type", values.one_of, QUEUE_TYPES)
     return QueueSettings(
         retry_delays_ms=props.typed("omero.mail.retry.delays", values.durations_ms),
-        type=props.typed("omero.mail.queue.type", values.one_of, QUEUE_TYPES),
+        type=resolve_queue_type(chosen, props["omero.mail.broker.url"]),
         delivery_limit=props.typed("omero.mail.queue.delivery-limit", values.whole, 1),
         policies=props.typed("omero.mail.queue.policies", values.boolean),
+        state_max_age_s=_state_max_age_s(props),
     )
+
+
+def resolve_queue_type(chosen: str, broker_url: str) -> str:
+    """``auto`` is quorum when the broker URL names several nodes, classic when it names one."""
+    if chosen != "auto":
+        return chosen
+    from .broker.connection import addresses  # parses the node list; only commands that declare queues need it
+
+    return "quorum" if len(addresses(broker_url)) > 1 else "classic"
+
+
+def _state_max_age_s(props: Properties) -> int:
+    """The state stream keeps what the duplicate filter and the longest flood window need."""
+    windows = [props.typed(key, values.seconds) for key in props
+               if props[key].strip() and (key == "omero.mail.dedupe.window"
+                                          or (key.startswith(FLOOD_PREFIX) and key.endswith("window")))]
+    return max(1, math.ceil(max(windows, default=0)))
+
+
+def dedupe_settings(props: Properties) -> DedupeSettings:
+    return DedupeSettings(window=props.typed("omero.mail.dedupe.window", values.seconds),
+                          max=props.typed("omero.mail.dedupe.max", values.whole, 1))
 
 
 def flood_settings(props: Properties) -> FloodSettings:
@@ -239,6 +276,7 @@ def read_settings(props: Properties) -> Settings:
         smtp=smtp_settings(props),
         queues=queue_settings(props),
         flood=flood_settings(props),
+        dedupe=dedupe_settings(props),
         directory=directory_settings(props),
         monitoring=monitoring_settings(props),
         bridge=bridge_options(props),

@@ -4,6 +4,14 @@ The names are the contract other programs rely on (README, "How it works"). The 
 description feeds the consumer's declarations at connect time and the RabbitMQ
 definitions file in ``deploy/``, so the two cannot drift apart. It is built from typed
 values (``events/settings.py`` parses the properties).
+
+On a cluster the work queues are quorum queues, with RabbitMQ's recommendations: a
+delivery limit, and at-least-once dead-lettering (RabbitMQ 3.10 or later; it needs
+``overflow`` ``reject-publish``), so a message on its way to the parking lot or back from
+a retry tier is never dropped by a node failure. ``omero.mail.events`` has a single
+active consumer in every case: one rules stage works and the others stand by, so its flood
+guard and duplicate filter see every event. The rules stage keeps that state in a stream
+(``omero.mail.rules.state``, RabbitMQ 3.9 or later), trimmed by age.
 """
 
 from __future__ import annotations
@@ -23,6 +31,11 @@ EVENTS_QUEUE = "omero.mail.events"
 OUTBOX_QUEUE = "omero.mail.outbox"
 FAILED_QUEUE = "omero.mail.failed"
 INVALID_QUEUE = "omero.mail.invalid"
+#: The rules stage's duplicate filter and flood windows, as a log (consumer/state.py).
+STATE_STREAM = "omero.mail.rules.state"
+#: A stream drops whole segments only; small ones let its age limit take effect.
+STATE_SEGMENT_BYTES = 4_000_000
+QUEUE_TYPES = ("classic", "quorum", "auto")
 
 #: Routing keys on the omero.mail exchange.
 OUTBOX_KEY = "outbox"
@@ -81,25 +94,34 @@ class Topology:
 
 
 def build(retry_delays_ms: Sequence[int] = DEFAULT_RETRY_DELAYS_MS, queue_type: str = "classic",
-          delivery_limit: int = 5) -> Topology:
-    """The whole topology for the given retry tiers (ms) and queue type (classic or quorum)."""
+          delivery_limit: int = 5, state_max_age_s: int = 86_400) -> Topology:
+    """The whole topology for the given retry tiers (ms) and queue type (classic or quorum).
+
+    ``state_max_age_s`` is how long the rules stage's state stream keeps a record.
+    """
     if queue_type not in ("classic", "quorum"):
         raise ValueError(f"queue type must be classic or quorum, not {queue_type!r}")
     delays = tuple(retry_delays_ms)
     base: dict = {"x-queue-type": queue_type}
     work = dict(base)
+    safe_dead_letters: dict = {}
     if queue_type == "quorum":
+        safe_dead_letters = {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
         # A message that keeps killing its consumer is dead-lettered after this many deliveries.
         work.update({
             "x-delivery-limit": delivery_limit,
             "x-dead-letter-exchange": MAIL_EXCHANGE,
             "x-dead-letter-routing-key": FAILED_KEY,
+            **safe_dead_letters,
         })
+    events = dict(work, **({"x-dead-letter-routing-key": INVALID_KEY} if queue_type == "quorum" else {}))
     queues = [
-        Queue(EVENTS_QUEUE, dict(work, **({"x-dead-letter-routing-key": INVALID_KEY} if queue_type == "quorum" else {}))),
+        Queue(EVENTS_QUEUE, dict(events, **{"x-single-active-consumer": True})),
         Queue(OUTBOX_QUEUE, work),
         Queue(FAILED_QUEUE, base),
         Queue(INVALID_QUEUE, base),
+        Queue(STATE_STREAM, {"x-queue-type": "stream", "x-max-age": f"{state_max_age_s}s",
+                             "x-stream-max-segment-size-bytes": STATE_SEGMENT_BYTES}),
     ]
     bindings = [
         Binding(EVENTS_EXCHANGE, EVENTS_QUEUE, "#"),
@@ -112,6 +134,7 @@ def build(retry_delays_ms: Sequence[int] = DEFAULT_RETRY_DELAYS_MS, queue_type: 
             "x-message-ttl": delay,
             "x-dead-letter-exchange": MAIL_EXCHANGE,
             "x-dead-letter-routing-key": OUTBOX_KEY,
+            **safe_dead_letters,
         })))
         bindings.append(Binding(MAIL_EXCHANGE, retry_queue(delay), retry_key(delay)))
     return Topology(
@@ -127,7 +150,7 @@ def build(retry_delays_ms: Sequence[int] = DEFAULT_RETRY_DELAYS_MS, queue_type: 
 
 
 def from_settings(queues: QueueSettings) -> Topology:
-    return build(queues.retry_delays_ms, queues.type, queues.delivery_limit)
+    return build(queues.retry_delays_ms, queues.type, queues.delivery_limit, queues.state_max_age_s)
 
 
 def from_properties(props) -> Topology:

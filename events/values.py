@@ -90,7 +90,7 @@ def optional_port(text: str) -> int | None:
 def one_of(text: str, choices: tuple[str, ...]) -> str:
     word = text.strip().lower()
     if word not in choices:
-        raise ValueError(" or ".join(choices))
+        raise ValueError(", ".join(choices[:-1]) + " or " + choices[-1] if len(choices) > 1 else choices[0])
     return word
 
 

@@ -8,11 +8,15 @@ usual, the rest are folded, and when the window ends one digest mail per recipie
 says how many were folded and from which source addresses.
 
 Pure logic with an injectable clock; the rules stage feeds it events and publishes the
-digests it hands back (see ``consumer/rules_stage.py``).
+digests it hands back (see ``consumer/rules_stage.py``). Each change to a window can be
+written down (:func:`change`) and applied by another guard (:meth:`FloodGuard.restore`):
+that is how a rules stage taking over from one that crashed carries on its counts
+(``consumer/state.py``). With the wall clock, the times in a change mean the same to both.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections import Counter
@@ -75,6 +79,37 @@ class Window:
     def describe_key(self) -> str:
         return ", ".join(f"{name}={value}" for name, value in zip(self.rule.key_fields, self.key))
 
+    def fold(self, event_id: str, source: str, when: str, mails: list[Mail]) -> None:
+        self.folded += 1
+        self.sources[source] += 1
+        if not self.first_event_id:
+            self.first_event_id = event_id
+            self.first_folded = when
+        self.last_folded = when
+        if mails:
+            self.mails = mails
+
+
+def change(window: Window, event: Event, folded: bool) -> dict:
+    """What admitting ``event`` did to its window, as JSON-ready data for :meth:`FloodGuard.restore`.
+
+    The recipients of the digest (the mails) are written with the first folded event only.
+    """
+    data = {"type": window.event_type, "key": list(window.key), "opened": window.opened, "folded": folded}
+    if folded:
+        data.update(id=event.id, source=_source(event), when=_when(event))
+        if window.folded == 1:
+            data["mails"] = [json.loads(mail.to_json()) for mail in window.mails]
+    return data
+
+
+def _source(event: Event) -> str:
+    return str(event.data.get("remote_addr") or "unknown")
+
+
+def _when(event: Event) -> str:
+    return event.occurred_at.isoformat(timespec="seconds")
+
 
 class FloodGuard:
     """Counts alike events per window; :meth:`admit` says whether to mail this one."""
@@ -106,20 +141,42 @@ class FloodGuard:
         if window.mailed < window.rule.threshold:
             window.mailed += 1
             return True
-        window.folded += 1
-        window.sources[str(event.data.get("remote_addr") or "unknown")] += 1
-        when = event.occurred_at.isoformat(timespec="seconds")
-        if not window.first_event_id:
-            window.first_event_id = event.id
-            window.first_folded = when
-        window.last_folded = when
-        window.mails = mails
+        window.fold(event.id, _source(event), _when(event), mails)
         return False
 
     def window_of(self, event: Event) -> Window | None:
-        """The open window an event of this type and key counts in."""
+        """The open window ``event`` was counted in."""
         key = self.key(event)
         return None if key is None else self._open.get((event.type, key))
+
+    def restore(self, data: Mapping) -> None:
+        """Apply a :func:`change` made by another guard to the same windows.
+
+        A change to a window older than the one open for its key is dropped (that window
+        is over), and so is one to a window that ended more than a window's length ago.
+        """
+        kind, key, opened = str(data["type"]), tuple(str(part) for part in data["key"]), float(data["opened"])
+        rule = self.rules.get(kind)
+        if rule is None or opened + 2 * rule.window < self.clock():
+            return
+        window = self._open.get((kind, key))
+        if window is None or window.opened < opened:
+            if window is not None and window.folded:
+                self._owed.append(window)
+            window = self._open[(kind, key)] = Window(kind, key, rule, opened=opened)
+        elif window.opened > opened:
+            return
+        if not data["folded"]:
+            window.mailed += 1
+            return
+        mails = [Mail.from_json(json.dumps(mail)) for mail in data.get("mails", ())]
+        window.fold(str(data["id"]), str(data["source"]), str(data["when"]), mails)
+
+    def forget(self, kind: str, key: tuple[str, ...], opened: float) -> None:
+        """Another guard sent this window's digest."""
+        if (window := self._open.get((kind, key))) is not None and window.opened == opened:
+            del self._open[(kind, key)]
+        self._owed = [w for w in self._owed if not (w.event_type == kind and w.key == key and w.opened == opened)]
 
     def folded(self) -> int:
         """Events folded into digests not yet handed out."""

@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import time
 import uuid
@@ -88,8 +89,8 @@ class Node:
         return result
 
     def start(self) -> "Node":
-        """Launch the node; :meth:`wait_until_running` says when it answers."""
-        self.dir.mkdir(parents=True)
+        """Launch the node (again, after :meth:`kill`, with its data); :meth:`wait_until_running` says when it answers."""
+        self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "rabbitmq-env.conf").write_text("")
         (self.dir / "enabled_plugins").write_text("[].\n")
         (self.dir / "rabbitmq.conf").write_text(f"listeners.tcp.default = 127.0.0.1:{self.amqp_port}\n")
@@ -123,6 +124,12 @@ class Node:
         self.ctl("stop_app")
         self.ctl("join_cluster", seed.name)
         self.ctl("start_app")
+
+    def kill(self) -> None:
+        """``kill -9`` of the node's Erlang VM, as a crash would end it."""
+        pid = int(self.ctl("eval", "list_to_integer(os:getpid()).").stdout.decode().strip())
+        os.kill(pid, signal.SIGKILL)
+        self.process.wait(30)
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

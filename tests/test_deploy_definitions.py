@@ -34,14 +34,29 @@ def test_each_retry_queue_gets_its_ttl_and_dead_letter_route_from_a_policy():
     assert policies["omero.mail.retry.5m"]["pattern"] == r"^omero\.mail\.retry\.5m$"
 
 
-def test_queues_in_the_definitions_carry_only_their_type():
-    for queue in definitions(topo.build(queue_type="quorum"), "/")["queues"]:
-        assert queue["arguments"] == {"x-queue-type": "quorum"}
+def test_queues_in_the_definitions_carry_only_their_type_and_the_events_queue_its_single_active_consumer():
+    queues = {q["name"]: q["arguments"] for q in definitions(topo.build(queue_type="quorum"), "/")["queues"]}
+    assert queues.pop(topo.EVENTS_QUEUE) == {"x-queue-type": "quorum", "x-single-active-consumer": True}
+    assert queues.pop(topo.STATE_STREAM) == {"x-queue-type": "stream"}
+    assert all(arguments == {"x-queue-type": "quorum"} for arguments in queues.values())
+
+
+def test_quorum_queues_dead_letter_at_least_once_by_policy():
+    policies = {p["name"]: p["definition"] for p in definitions(topo.build((30_000,), queue_type="quorum"), "/")["policies"]}
+    for name in (topo.EVENTS_QUEUE, topo.OUTBOX_QUEUE, "omero.mail.retry.30s"):
+        assert policies[name]["dead-letter-strategy"] == "at-least-once"
+        assert policies[name]["overflow"] == "reject-publish"
+
+
+def test_the_state_stream_is_trimmed_by_age_by_policy():
+    policy = {p["name"]: p["definition"] for p in definitions(topo.build(state_max_age_s=3600), "/")["policies"]}
+    assert policy[topo.STATE_STREAM]["max-age"] == "3600s"
 
 
 def test_with_policies_on_the_consumer_declares_no_policy_arguments():
     props = Properties({"omero.mail.queue.policies": "true", "omero.mail.queue.type": "quorum"})
-    assert all(set(q.arguments) == {"x-queue-type"} for q in topology_for(props).queues)
+    allowed = {"x-queue-type", "x-single-active-consumer"}
+    assert all(set(q.arguments) <= allowed for q in topology_for(props).queues)
 
 
 def load(rabbitmq, url: str, document: dict) -> None:

@@ -55,8 +55,8 @@ def test_a_port_out_of_range_is_refused():
         settings_from_environment(OMERO_MAIL_PORT="70000")
 
 
-def test_a_queue_type_other_than_classic_or_quorum_is_refused():
-    with pytest.raises(ConfigError, match="omero.mail.queue.type='mirrored'.*expected classic or quorum"):
+def test_a_queue_type_other_than_auto_classic_or_quorum_is_refused():
+    with pytest.raises(ConfigError, match="omero.mail.queue.type='mirrored'.*expected auto, classic or quorum"):
         settings_from_environment(OMERO_MAIL_QUEUE_TYPE="mirrored")
 
 

@@ -12,7 +12,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("definitions", help="print the RabbitMQ definitions (JSON) of the topology")
     parser.add_argument("--vhost", default="/", help="the virtual host the definitions are for (default /)")
     parser.add_argument("--queue-type", choices=["classic", "quorum"],
-                        help="classic or quorum queues (default omero.mail.queue.type)")
+                        help="classic or quorum queues (default omero.mail.queue.type: auto is quorum "
+                             "when omero.mail.broker.url names several nodes)")
     parser.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
     parser.set_defaults(func=run)
 

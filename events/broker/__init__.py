@@ -2,13 +2,15 @@
 
 Nothing outside this package imports pika. One module per job:
 
-- :mod:`.errors`: :class:`BrokerError`, :class:`PublishError` (no pika: the CLI imports them).
+- :mod:`.errors`: :class:`BrokerError`, :class:`PublishError`, :class:`TopologyRefused`
+  (no pika: the CLI imports them).
 - :mod:`.connection`: connection parameters, a broker URL with its password hidden.
 - :mod:`.confirms`: a :class:`Message`, its properties, and publisher confirms.
 - :mod:`.publisher`: :class:`Publisher`, which returns once RabbitMQ confirmed.
 - :mod:`.consumer` and :mod:`.channel`: :class:`Consumer` runs :class:`Subscription`\\ s
   and hands each message to a handler as a :class:`Delivery`.
 - :mod:`.admin`: :func:`declare_topology`, :func:`queue_depths`, :class:`QueueBrowser`.
+- :mod:`.stream`: :func:`catch_up` reads a stream up to now.
 
 The names are imported from here (``from events.broker import Publisher``), and each
 module is loaded only when one of its names is first asked for (PEP 562), so importing
@@ -21,11 +23,12 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 _MODULE_OF = {
-    "BrokerError": "errors", "PublishError": "errors", "LOST": "errors",
+    "BrokerError": "errors", "PublishError": "errors", "TopologyRefused": "errors", "LOST": "errors",
     "parameters": "connection", "redacted": "connection",
     "ConfirmTracker": "confirms", "Done": "confirms", "Message": "confirms", "properties": "confirms",
     "Publisher": "publisher",
     "Consumer": "consumer", "Delivery": "channel", "Subscription": "channel",
+    "catch_up": "stream",
     "Parked": "admin", "QueueBrowser": "admin", "declare_topology": "admin", "queue_depths": "admin",
 }
 
@@ -51,5 +54,6 @@ if TYPE_CHECKING:
     from .confirms import ConfirmTracker, Done, Message, properties
     from .connection import parameters, redacted
     from .consumer import Consumer
-    from .errors import LOST, BrokerError, PublishError
+    from .errors import LOST, BrokerError, PublishError, TopologyRefused
     from .publisher import Publisher
+    from .stream import catch_up

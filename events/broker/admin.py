@@ -17,7 +17,7 @@ import pika.exceptions
 from .. import topology as topo
 from .confirms import Message, properties
 from .connection import describe, parameters, redacted
-from .errors import BrokerError, PublishError
+from .errors import BrokerError, PublishError, TopologyRefused
 
 
 def _connect(url: str, name: str) -> pika.BlockingConnection:
@@ -28,7 +28,11 @@ def _connect(url: str, name: str) -> pika.BlockingConnection:
 
 
 def declare_topology(url: str, topology: topo.Topology) -> None:
-    """Declare exchanges, queues and bindings (idempotent); raise BrokerError on refusal."""
+    """Declare exchanges, queues and bindings (idempotent).
+
+    BrokerError when RabbitMQ cannot be reached; TopologyRefused, one line saying what to
+    do, when it refuses a declaration (most often a queue made with other arguments).
+    """
     connection = _connect(url, "omero-mail declare")
     try:
         channel = connection.channel()
@@ -39,10 +43,19 @@ def declare_topology(url: str, topology: topo.Topology) -> None:
         for binding in topology.bindings:
             channel.queue_bind(binding.queue, binding.exchange, binding.routing_key)
     except pika.exceptions.ChannelClosedByBroker as exc:
-        raise BrokerError(f"RabbitMQ refused the topology: {exc.reply_text}") from None
+        raise TopologyRefused(refusal(exc.reply_code, exc.reply_text)) from None
     finally:
         if connection.is_open:
             connection.close()
+
+
+def refusal(code: int, text: str) -> str:
+    """What RabbitMQ's refusal of a declaration means for the person who runs omero-mail."""
+    if code == 406 and "inequivalent arg" in text:
+        return (f"RabbitMQ refused the topology ({text}): the queue was made with other arguments (by an "
+                "older omero-mail, another omero.mail.queue.type, or definitions loaded without "
+                "omero.mail.queue.policies=true); README, 'Upgrading an existing broker', says how to move it")
+    return f"RabbitMQ refused the topology: {text}"
 
 
 def queue_depths(url: str, queues: Iterable[str]) -> dict[str, int]:

@@ -36,7 +36,7 @@ class Delivery:
     """
 
     __slots__ = ("body", "headers", "message_id", "redelivered", "routing_key", "exchange",
-                 "content_type", "timestamp", "_tag", "_channel", "_settled")
+                 "content_type", "timestamp", "consumer_tag", "_tag", "_channel", "_settled")
 
     def __init__(self, channel: "ChannelState", method, props, body: bytes):
         self.body = body
@@ -47,6 +47,8 @@ class Delivery:
         self.redelivered = method.redelivered
         self.routing_key = method.routing_key
         self.exchange = method.exchange
+        #: New with every (re)connection: the first delivery under a new tag is the first since then.
+        self.consumer_tag = method.consumer_tag
         self._tag = method.delivery_tag
         self._channel = channel
         self._settled = False
@@ -76,12 +78,12 @@ class ChannelState:
 
     What it needs of its consumer is given, not reached for: ``call_soon`` runs a function
     on the I/O loop from any thread, ``after_settle`` is told of every ack, nack and
-    confirm (a stop waits for the last one), ``received`` of every message. The consumer
+    confirm (a stop waits for the last one), ``received`` of every message (with its queue). The consumer
     calls :meth:`retire` when it lets the channel go.
     """
 
     def __init__(self, channel, subscription: Subscription, *, call_soon: Callable[..., None],
-                 after_settle: Callable[[], None], received: Callable[[], None]):
+                 after_settle: Callable[[], None], received: Callable[[str], None]):
         self.channel = channel
         self.subscription = subscription
         self.call_soon = call_soon
@@ -152,7 +154,7 @@ class ChannelState:
 
     def on_message(self, _channel, method, props, body) -> None:
         self.unsettled += 1
-        self._received()
+        self._received(self.subscription.queue)
         delivery = Delivery(self, method, props, body)
         try:
             self.subscription.handler(delivery)

@@ -1,7 +1,8 @@
 """The :class:`Consumer`: run subscriptions on one connection, reconnect, stop cleanly.
 
 Shaped as pika's asynchronous consumer example and kombu's ConsumerMixin: one method per
-step of the protocol (connect, open a channel per subscription, set its prefetch, consume;
+step of the protocol (connect to the first node of the list that answers, open a channel
+per subscription, set its prefetch, consume;
 settling is the channel's, see :mod:`events.broker.channel`; close), a reconnect with a
 growing delay, and a :meth:`Consumer.stop` that lets in-flight work finish. The I/O loop
 runs on the thread that called :meth:`Consumer.run` and only ever waits on the socket, so
@@ -15,11 +16,11 @@ import threading
 import time
 from typing import Callable, Sequence
 
-from pika.adapters.select_connection import SelectConnection
+from pika.adapters.select_connection import IOLoop, SelectConnection
 from tenacity import Retrying, retry_if_result, wait_exponential_jitter
 
 from .channel import ChannelState, Subscription
-from .connection import describe, parameters, redacted
+from .connection import describe, node, parameters, redacted
 from .errors import BrokerError
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class Consumer:
                  on_connect: Callable[[], None] | None = None, max_reconnect_delay: float = 30.0,
                  drain_timeout: float = 30.0, name: str = "omero-mail consumer"):
         self.url = url
+        parameters(url)  # a bad list of addresses is refused now, not at the first connection
         self.subscriptions = list(subscriptions)
         self.heartbeat = heartbeat
         self.on_connect = on_connect
@@ -50,6 +52,12 @@ class Consumer:
         self.connected = threading.Event()
         self.last_message_at: float | None = None
         self.reconnects = 0
+        #: Queues that delivered a message on this connection: with a single active
+        #: consumer, a queue missing here is one this consumer stands by on.
+        self.receiving: set[str] = set()
+        #: The node (``host:port``) of the open connection, or None.
+        self.node: str | None = None
+        self._ioloop: IOLoop | None = None
         self._connection: SelectConnection | None = None
         self._channels: dict[str, ChannelState] = {}
         self._consuming = False
@@ -76,10 +84,10 @@ class Consumer:
     def stop(self) -> None:
         """Stop taking messages, let in-flight ones finish, then close. Thread-safe."""
         self._stopping.set()
-        connection = self._connection
-        if connection is not None:
+        ioloop = self._ioloop
+        if ioloop is not None:
             try:
-                connection.ioloop.add_callback_threadsafe(self._begin_drain)
+                ioloop.add_callback_threadsafe(self._begin_drain)
             except Exception:  # noqa: BLE001 - the loop may be gone already
                 pass
 
@@ -88,11 +96,11 @@ class Consumer:
         if threading.get_ident() == self._io_thread:
             fn(*args)
             return
-        connection = self._connection
-        if connection is None:
+        ioloop = self._ioloop
+        if ioloop is None:
             return
         try:
-            connection.ioloop.add_callback_threadsafe(lambda: fn(*args))
+            ioloop.add_callback_threadsafe(lambda: fn(*args))
         except Exception:  # noqa: BLE001 - loop closed: the broker requeues the message
             log.debug("I/O loop gone; dropping a settle/publish", exc_info=True)
 
@@ -114,31 +122,42 @@ class Consumer:
         if self._stopping.is_set():
             return False
         self._consuming = False
+        self.receiving = set()
         if self.on_connect is not None:
             try:
                 self.on_connect()
             except BrokerError as exc:
                 log.error("%s", exc)
                 return False
-        self._connection = SelectConnection(
-            parameters(self.url, heartbeat=self.heartbeat, name=self.name),
-            on_open_callback=self._on_connection_open,
-            on_open_error_callback=self._on_connection_open_error,
-            on_close_callback=self._on_connection_closed,
-        )
+        # pika tries the nodes in turn and hands over the first connection that opens.
+        self._connection = None
+        self._ioloop = IOLoop()
+        SelectConnection.create_connection(parameters(self.url, heartbeat=self.heartbeat, name=self.name),
+                                           self._on_connection_done, custom_ioloop=self._ioloop)
         self._io_thread = threading.get_ident()
         try:
-            self._connection.ioloop.start()
+            self._ioloop.start()
         finally:
             self.connected.clear()
+            self.node = None
             for state in self._channels.values():
                 state.retire("connection closed")
             self._channels.clear()
             self._io_thread = None
+            self._ioloop.close()
         return self._consuming
 
+    def _on_connection_done(self, result) -> None:
+        if isinstance(result, BaseException):
+            self._on_connection_open_error(result)
+            return
+        self._connection = result
+        result.add_on_close_callback(self._on_connection_closed)
+        self._on_connection_open(result)
+
     def _on_connection_open(self, connection) -> None:
-        log.info("connected to RabbitMQ at %s", redacted(self.url))
+        self.node = node(connection.params)
+        log.info("connected to RabbitMQ at %s (node %s)", redacted(self.url), self.node)
         if self._stopping.is_set():
             connection.close()
             return
@@ -168,20 +187,21 @@ class Consumer:
             self.connected.set()
             log.info("consuming %s", ", ".join(s.queue for s in self.subscriptions))
 
-    def _received(self) -> None:
+    def _received(self, queue: str) -> None:
         self.last_message_at = time.monotonic()
+        self.receiving.add(queue)
 
     # -- losing the connection or a channel ----------------------------------------
-    def _on_connection_open_error(self, _connection, exc) -> None:
+    def _on_connection_open_error(self, exc) -> None:
         log.error("cannot connect to RabbitMQ at %s: %s", redacted(self.url), describe(exc))
-        self._connection.ioloop.stop()
+        self._ioloop.stop()
 
     def _on_connection_closed(self, _connection, reason) -> None:
         for state in list(self._channels.values()):
             state.retire("connection closed")
         if not self._stopping.is_set():
-            log.warning("connection to RabbitMQ closed: %s", describe(reason))
-        self._connection.ioloop.stop()
+            log.warning("connection to RabbitMQ node %s closed: %s", self.node, describe(reason))
+        self._ioloop.stop()
 
     def _on_channel_closed(self, state: ChannelState, reason) -> None:
         state.retire("channel closed")

@@ -11,6 +11,10 @@ class BrokerError(Exception):
     """The broker is unreachable or refused something; the message says what."""
 
 
+class TopologyRefused(BrokerError):
+    """RabbitMQ refused a declaration: waiting will not mend it, a person must."""
+
+
 class PublishError(BrokerError):
     """A message was not confirmed by the broker (nacked, unroutable, or cut off)."""
 

@@ -14,7 +14,7 @@ import logging
 import time
 from typing import Callable, Sequence
 
-from pika.adapters.select_connection import SelectConnection
+from pika.adapters.select_connection import IOLoop, SelectConnection
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from .confirms import ConfirmTracker, Message
@@ -41,10 +41,12 @@ class Publisher:
 
     def __init__(self, url: str, *, timeout: float = 30.0, attempts: int = 3, name: str = "omero-mail publisher"):
         self.url = url
+        parameters(url)  # a bad list of addresses is refused now, not at the first publish
         self.timeout = timeout
         self.attempts = attempts
         self.name = name
         self._connection: SelectConnection | None = None
+        self._ioloop: IOLoop | None = None
         self._tracker: ConfirmTracker | None = None
         self._error: str | None = None
         #: Why RabbitMQ blocked this connection (a memory or disk alarm), while it does.
@@ -140,8 +142,8 @@ class Publisher:
         time.sleep(max(0.0, deadline - time.monotonic()))
 
     def _run_until(self, condition: Callable[[], bool], what: str) -> None:
-        assert self._connection is not None
-        ioloop = self._connection.ioloop
+        ioloop = self._ioloop
+        assert ioloop is not None
         deadline = time.monotonic() + self.timeout
         wake = ioloop.call_later(self.timeout, lambda: None)  # so poll() returns by the deadline
         try:
@@ -175,8 +177,13 @@ class Publisher:
             connection.add_on_connection_unblocked_callback(on_unblocked)
             connection.channel(on_open_callback=on_channel)
 
-        def on_open_error(_connection, exc):
-            self._error = f"cannot connect to RabbitMQ at {redacted(self.url)}: {describe(exc)}"
+        def on_done(result):
+            if isinstance(result, BaseException):
+                self._error = f"cannot connect to RabbitMQ at {redacted(self.url)}: {describe(result)}"
+                return
+            self._connection = result
+            result.add_on_close_callback(on_closed)
+            on_open(result)
 
         def on_channel(channel):
             channel.add_on_close_callback(on_channel_closed)
@@ -195,11 +202,10 @@ class Publisher:
         def on_closed(_connection, reason):
             self._lose(self._error or f"connection to RabbitMQ lost: {describe(reason)}")
 
-        self._connection = SelectConnection(
-            parameters(self.url, name=self.name),
-            on_open_callback=on_open, on_open_error_callback=on_open_error, on_close_callback=on_closed,
-        )
-        self._connection.ioloop.activate_poller()  # we drive the loop with poll(), not start()
+        # pika tries the nodes in turn and hands over the first connection that opens.
+        self._ioloop = IOLoop()
+        SelectConnection.create_connection(parameters(self.url, name=self.name), on_done, custom_ioloop=self._ioloop)
+        self._ioloop.activate_poller()  # we drive the loop with poll(), not start()
         self._run_until(lambda: bool(ready), "open a channel")
 
     def _lose(self, error: str) -> None:
@@ -211,6 +217,7 @@ class Publisher:
 
     def close(self) -> None:
         connection, self._connection, self._tracker = self._connection, None, None
+        ioloop, self._ioloop = self._ioloop, None
         if connection is not None and connection.is_open:
             try:
                 connection.close()
@@ -220,6 +227,8 @@ class Publisher:
                     connection.ioloop.process_timeouts()
             except Exception:  # noqa: BLE001 - closing is best effort
                 log.debug("error while closing publisher connection", exc_info=True)
+        if ioloop is not None:
+            ioloop.close()
 
     def __enter__(self) -> "Publisher":
         return self

@@ -1,0 +1,132 @@
+"""The rules stage's memory, kept in RabbitMQ: which events it planned, and its flood windows.
+
+Only one rules stage is active at a time (single active consumer on ``omero.mail.events``),
+but any of them may become the active one, and a crash must not lose what it knew. So the
+active stage appends a record to the stream ``omero.mail.rules.state`` for every event it
+handled (its id, and what it did to a flood window) and for every digest it sent, and
+every stage rebuilds its memory from that stream:
+
+- an event's record is appended once its outbox messages are confirmed, and the event is
+  acked once the record is: a crash in between plans it again (the same Message-IDs), and
+  a record is never there for mail that is not in the outbox;
+- on its first event under a new consumer tag (after starting, after each reconnection:
+  that is when a standby becomes the active one) a stage catches up: it appends a marker
+  and reads the stream from where it stopped (at start: from the longest window ago) up to
+  that marker, applying what the other stages recorded. Its own records it already knows.
+
+A second copy of an event that arrives while the first is being planned waits for it, and
+is then acked as a duplicate (or given back, if the first was not planned after all).
+The stream keeps records for the longest window (RabbitMQ trims it by age); a record is
+about 150 bytes, one per event.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Callable
+
+from events import topology as topo
+from events.broker import Message, catch_up
+from senders.flood import FloodGuard, Window
+
+from .dedupe import DuplicateFilter
+
+log = logging.getLogger(__name__)
+
+#: What :meth:`RulesState.claim` says of a copy that must wait for the one being planned.
+WAITING = "waiting"
+
+
+class RulesState:
+    def __init__(self, url: str, dedupe: DuplicateFilter, guard: FloodGuard | None, horizon: float, *,
+                 read: Callable = catch_up, clock: Callable[[], float] = time.time):
+        self.url = url
+        self.dedupe = dedupe
+        self.guard = guard
+        #: How far back the first catch-up reads: the longest window.
+        self.horizon = horizon
+        self.read = read
+        self.clock = clock
+        #: Tells this process's records from those of other stages (and of its own earlier runs).
+        self.writer = uuid.uuid4().hex
+        #: Where the next catch-up starts; None until the first one.
+        self.offset: int | None = None
+        self._lock = threading.Lock()
+        #: Ids being planned now -> what to tell the copies waiting for them.
+        self._claims: dict[str, list[Callable[[bool], None]]] = {}
+
+    # -- catching up with the other stages ------------------------------------------------
+    def catch_up(self) -> int:
+        """Apply what other stages recorded since the last call; how many records that was."""
+        start = self.offset if self.offset is not None else datetime.fromtimestamp(
+            self.clock() - self.horizon, timezone.utc)
+        applied = 0
+
+        def on_record(_offset: int, body: bytes) -> None:
+            nonlocal applied
+            try:
+                record = json.loads(body)
+            except ValueError:
+                log.warning("skipping an unreadable record in %s", topo.STATE_STREAM)
+                return
+            if record.get("w") != self.writer:
+                self.apply(record)
+                applied += 1
+
+        self.offset = self.read(self.url, topo.STATE_STREAM, start, on_record)
+        return applied
+
+    def apply(self, record: dict) -> None:
+        if "id" in record:
+            with self._lock:
+                self.dedupe.add(str(record["id"]), float(record.get("t", 0)))
+        if self.guard is None:
+            return
+        if "f" in record:
+            self.guard.restore(record["f"])
+        if "digest" in record:
+            digest = record["digest"]
+            self.guard.forget(str(digest["type"]), tuple(str(k) for k in digest["key"]), float(digest["opened"]))
+
+    # -- planning an event once -------------------------------------------------------------
+    def claim(self, event_id: str, then: Callable[[bool], None]) -> float | str | None:
+        """None: plan the event. A time: it was planned then. :data:`WAITING`: another copy is
+        being planned now, and ``then(planned)`` will be called when that one is settled."""
+        with self._lock:
+            at = self.dedupe.planned_at(event_id)
+            if at is not None:
+                return at
+            if event_id in self._claims:
+                self._claims[event_id].append(then)
+                return WAITING
+            self._claims[event_id] = []
+            return None
+
+    def settled(self, event_id: str, planned: bool) -> None:
+        """The claimed event was planned (its record confirmed), or given back."""
+        with self._lock:
+            if planned:
+                self.dedupe.add(event_id)
+            waiting = self._claims.pop(event_id, [])
+        for then in waiting:
+            then(planned)
+
+    # -- the records --------------------------------------------------------------------------
+    def event_record(self, event_id: str, flood_change: dict | None) -> Message:
+        record = {"w": self.writer, "t": self.clock(), "id": event_id}
+        if flood_change is not None:
+            record["f"] = flood_change
+        return self._message(record)
+
+    def digest_record(self, window: Window) -> Message:
+        return self._message({"w": self.writer, "t": self.clock(),
+                              "digest": {"type": window.event_type, "key": list(window.key), "opened": window.opened}})
+
+    @staticmethod
+    def _message(record: dict) -> Message:
+        return Message("", topo.STATE_STREAM, json.dumps(record, separators=(",", ":")).encode(), uuid.uuid4().hex)
