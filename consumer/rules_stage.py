@@ -88,6 +88,9 @@ class RulesStage(Worker):
             event = load_event(delivery.body)
         except InvalidEvent as exc:
             return Parked(topo.INVALID_QUEUE, str(exc))
+        refusal = self.trust.refuses_event(event, delivery.routing_key, delivery.user_id)
+        if refusal:
+            return Parked(topo.INVALID_QUEUE, f"refused: {refusal}")
         try:
             result = self.plan(event)
         except PlanRefused as exc:

@@ -28,6 +28,7 @@ from .flood import flood_control
 from .health import Health, MonitoringServer, application
 from .metrics import Metrics, QueueDepths
 from .rules_stage import RulesStage
+from .trust import CHECK, Trust, broker_user
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class Service:
         self.metrics = Metrics(depths)
         subscriptions = []
         prefetch = props.int("omero.mail.consumer.prefetch")
+        trust = self._trust(url)
         if "rules" in self.stages:
             directory = make_directory(props)
             where = senders_dir(props["omero.mail.senders.dir"])
@@ -82,6 +84,7 @@ class Service:
                 planners={"admin.broadcast": broadcast.planner(props, directory), "web.error": weberror.planner(props)},
             )
             self.rules.on_event = self.metrics.on_event
+            self.rules.trust = trust
             subscriptions.append(Subscription(topo.EVENTS_QUEUE, self.rules.handle, prefetch))
             self.rules.guard_floods(flood_control(props))
         if "delivery" in self.stages:
@@ -97,6 +100,7 @@ class Service:
                 crash_limit=props.int("omero.mail.queue.delivery-limit"),
             )
             self.delivery.on_outcome = self.metrics.on_outcome
+            self.delivery.trust = trust
             self.delivery.on_accepted = self.metrics.on_accepted
             subscriptions.append(Subscription(topo.OUTBOX_QUEUE, self.delivery.handle, prefetch))
         self.consumer = Consumer(
@@ -110,6 +114,18 @@ class Service:
                             topo.parse_duration_ms(props["omero.mail.health.stuck-after"]) / 1000)
             self.monitoring = MonitoringServer(props["omero.mail.metrics.host"], props.int("omero.mail.metrics.port"),
                                                application(self.metrics.registry, health.check))
+
+    def _trust(self, url: str) -> Trust:
+        """Which publishers the stages accept; off (and said so, once) for the development default."""
+        trust = Trust.from_properties(self.props)
+        if not trust.checked:
+            log.warning("%s is false: publishers are not authenticated, so whoever can publish to this broker "
+                        "can have any mail sent (README, Security)", CHECK)
+        for stage in self.stages:
+            refusal = trust.refuses_to_run(stage, broker_user(url))
+            if refusal:
+                raise ConfigError(refusal)
+        return trust
 
     def run(self) -> None:
         if self.monitoring:
