@@ -7,6 +7,12 @@ settings into one policy per queue. A consumer running against a broker loaded f
 this file sets ``omero.mail.queue.policies=true`` and declares the same reduced
 arguments (:func:`declared`); otherwise RabbitMQ would refuse its declarations with
 406 PRECONDITION_FAILED (inequivalent arguments).
+
+With the roles' grants (``consumer/roles.py``) the definitions also hold each broker
+user's permissions and topic permissions, beside the queues they concern. The users
+themselves are not in them: a user imported without a password could not log in, and
+one imported again would lose the password it was given. They are made first with
+``rabbitmqctl add_user``, which asks for the password.
 """
 
 from __future__ import annotations
@@ -15,8 +21,12 @@ import json
 import re
 from dataclasses import replace
 
+from typing import Sequence
+
 from events import topology as topo
 from events.settings import QueueSettings, queue_settings
+
+from .roles import Grant, pattern
 
 #: Queue arguments that have a policy equivalent, and the policy key for each.
 POLICY_KEYS = {
@@ -50,10 +60,20 @@ def policies(topology: topo.Topology, vhost: str) -> list[dict]:
     return found
 
 
-def definitions(topology: topo.Topology, vhost: str = "/") -> dict:
+def permissions(grants: Sequence[Grant], vhost: str) -> dict:
+    return {
+        "permissions": [{"user": g.user, "vhost": vhost, "configure": pattern(g.configure),
+                         "write": pattern(g.write), "read": pattern(g.read)} for g in grants],
+        "topic_permissions": [{"user": g.user, "vhost": vhost, "exchange": exchange, "write": write, "read": read}
+                              for g in grants for exchange, write, read in g.topics],
+    }
+
+
+def definitions(topology: topo.Topology, vhost: str = "/", grants: Sequence[Grant] = ()) -> dict:
     """What ``rabbitmqctl import_definitions`` (or an import at boot) reads."""
     queues = declared(topology).queues
     return {
+        **(permissions(grants, vhost) if grants else {}),
         "vhosts": [{"name": vhost}],
         "exchanges": [{"name": e.name, "vhost": vhost, "type": e.type, "durable": True, "auto_delete": False,
                        "internal": False, "arguments": {}} for e in topology.exchanges],

@@ -14,6 +14,8 @@ A recipient refused among several fails alone: the retry carries only the recipi
 still owed the mail (header ``x-omero-mail-recipients``), so nobody gets it twice; a
 recipient refused for good (5xx) is parked while the others owed it are retried.
 A message that crashes the worker ``omero.mail.queue.delivery-limit`` times is parked.
+With the publishers checked, an outbox message that the rules stage did not publish
+(``consumer/trust.py``) is parked in ``omero.mail.failed`` with the reason, never sent.
 
 Each message becomes one outcome value (sent, retry, parked, partly sent); the worker
 base (``consumer/worker.py``) logs, counts, reports and settles it.
@@ -64,6 +66,9 @@ class DeliveryStage(Worker):
     # -- one message -------------------------------------------------------------------
     def process(self, delivery: Delivery) -> Outcome:
         attempts = outcomes.this_attempt(delivery.headers)
+        refusal = self.trust.refuses_outbox(delivery.user_id)
+        if refusal:
+            return Parked(self.parking, f"refused: {refusal}", attempts=attempts)
         try:
             mail = Mail.from_json(delivery.body)
             recipients = tuple(delivery.headers.get(outcomes.RECIPIENTS) or mail.recipients)

@@ -162,6 +162,9 @@ class RulesStage(Worker):
             event = load_event(delivery.body)
         except InvalidEvent as exc:
             return Parked(topo.INVALID_QUEUE, str(exc))
+        refusal = self.trust.refuses_event(event, delivery.routing_key, delivery.user_id)
+        if refusal:
+            return Parked(topo.INVALID_QUEUE, f"refused: {refusal}")
         if self.state is not None:
             if delivery.consumer_tag != self._caught_up_for and not self._catch_up(delivery.consumer_tag):
                 time.sleep(STATE_RETRY_PAUSE)

@@ -33,6 +33,7 @@ from .health import Health, MonitoringServer, application
 from .metrics import Metrics, QueueDepths
 from .rules_stage import RulesStage
 from .state import RulesState
+from .trust import CHECK, Trust, broker_user
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class Service:
         self.metrics = Metrics(depths)
         subscriptions = []
         prefetch = settings.prefetch
+        trust = self._trust(url)
         if "rules" in self.stages:
             directory = make_directory(props)
             where = senders_dir(settings.senders_dir)
@@ -109,6 +111,7 @@ class Service:
                 planners={"admin.broadcast": broadcast.planner(props, directory), "web.error": weberror.planner(props)},
             )
             self.rules.on_event = self.metrics.on_event
+            self.rules.trust = trust
             subscriptions.append(Subscription(topo.EVENTS_QUEUE, self.rules.handle, prefetch))
             self.rules.guard_floods(flood_control(settings.flood, url))
             dedupe = DuplicateFilter(settings.dedupe.window, settings.dedupe.max)
@@ -126,6 +129,7 @@ class Service:
                 crash_limit=settings.queues.delivery_limit,
             )
             self.delivery.on_outcome = self.metrics.on_outcome
+            self.delivery.trust = trust
             self.delivery.on_accepted = self.metrics.on_accepted
             subscriptions.append(Subscription(topo.OUTBOX_QUEUE, self.delivery.handle, prefetch))
         self.topology = topology
@@ -140,6 +144,18 @@ class Service:
                             monitoring.stuck_after)
             self.monitoring = MonitoringServer(monitoring.host, monitoring.port,
                                                application(self.metrics.registry, health.check))
+
+    def _trust(self, url: str) -> Trust:
+        """Which publishers the stages accept; off (and said so, once) for the development default."""
+        trust = Trust.from_properties(self.props)
+        if not trust.checked:
+            log.warning("%s is false: publishers are not authenticated, so whoever can publish to this broker "
+                        "can have any mail sent (README, Security)", CHECK)
+        for stage in self.stages:
+            refusal = trust.refuses_to_run(stage, broker_user(url))
+            if refusal:
+                raise ConfigError(refusal)
+        return trust
 
     def run(self) -> None:
         self._declare()

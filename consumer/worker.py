@@ -32,6 +32,7 @@ from senders.plan import Plan
 
 from . import outcomes
 from .outcomes import Folded, Outcome, Parked, PartlySent, Planned, Requeue, Retry, Sent
+from .trust import Trust
 
 #: Where a parked copy is routed, by parking lot.
 PARKING_KEYS = {topo.INVALID_QUEUE: topo.INVALID_KEY, topo.FAILED_QUEUE: topo.FAILED_KEY}
@@ -90,6 +91,8 @@ class Worker:
         self.threads = max(1, threads)
         self.crashes = Crashes(crash_limit)
         self.show_addresses = show_addresses
+        #: Which publishing broker users the stage accepts (consumer/trust.py); set by the service.
+        self.trust = Trust()
         #: Logged under the stage's own module, as ``consumer.delivery_stage``.
         self.log = logging.getLogger(type(self).__module__)
         #: Observers (metrics): events taken (type or "invalid", the plan or None), email outcomes,

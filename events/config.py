@@ -73,6 +73,20 @@ DEFAULTS: dict[str, str] = {
     "omero.mail.broadcast.user": "root",
     "omero.mail.broadcast.from": "",
     "omero.mail.broadcast.results.expires": "168h",
+    # Who may publish what (README, Security). Off: the development default (guest) checks
+    # nothing, and the consumer says so at start.
+    "omero.mail.broker.check-publishers": "false",
+    "omero.mail.broker.rules-user": "omero-mail-rules",
+    "omero.mail.broker.delivery-user": "omero-mail-delivery",
+    "omero.mail.broker.web-user": "omero-mail-web",
+    "omero.mail.broker.bridge-user": "omero-mail-bridge",
+    # Broker users allowed to broadcast as another OMERO admin than their own name: user:admin,...
+    "omero.mail.broadcast.users": "",
+    # The admin's own broker password for `omero-mail broadcast` (else asked on the terminal)
+    "omero.mail.broadcast.password": "",
+    "omero.mail.broadcast.password.file": "",
+    # How long `omero-mail broadcast` waits for RabbitMQ to confirm the broadcast
+    "omero.mail.broadcast.timeout": "30s",
     # OMERO.web's, for the web error sender
     "omero.web.admins": "[]",
     "omero.web.admins.email_subject_prefix": "[OMERO.web - admin notification]",

@@ -183,10 +183,10 @@ def load_event(payload: bytes | str | dict) -> Event:
     )
 
 
-def new_event(kind: str, data: dict[str, Any] | None = None, source: str = "") -> Event:
-    """Make and validate an event for publishing (fresh id, ``occurred_at`` now)."""
+def new_event(kind: str, data: dict[str, Any] | None = None, source: str = "", event_id: str | None = None) -> Event:
+    """Make and validate an event for publishing (a fresh id unless given, ``occurred_at`` now)."""
     payload = {
-        "id": str(uuid.uuid4()),
+        "id": event_id or str(uuid.uuid4()),
         "type": kind,
         "occurred_at": datetime.now(timezone.utc).isoformat(),
         "source": source,

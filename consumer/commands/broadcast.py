@@ -12,6 +12,12 @@ elsewhere (a script, cron) it returns at once unless ``--wait`` is given; ``--no
 never waits. Waiting follows delivery through the broadcast's results queue
 (``consumer/results.py``) with a progress bar. ``broadcast status ID`` prints the same
 summary later: ``status`` as the first word is always that command, never a subject.
+
+With the publishers checked (``omero.mail.broker.check-publishers``) the command
+connects as the admin's own broker user (``consumer/credentials.py``), and ``--as``
+may name only an admin that user may broadcast as (``consumer/trust.py``). A publish
+whose confirm never came may still be delivered: the error names the broadcast's ID,
+and ``--id`` publishes it again under that ID, so its emails keep their Message-IDs.
 """
 
 from __future__ import annotations
@@ -56,6 +62,15 @@ def seconds(text: str) -> float:
     return value
 
 
+def event_id(text: str) -> str:
+    import uuid
+
+    try:
+        return str(uuid.UUID(text.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a broadcast ID (a UUID): {text!r}") from None
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "broadcast", help="email users, as `omero admin email`, through the queue",
@@ -83,7 +98,11 @@ def register(subparsers) -> None:
     parser.add_argument("--from", dest="mail_from", type=address, metavar="ADDRESS",
                         help="From address; only one listed in omero.mail.broadcast.from")
     parser.add_argument("--as", dest="as_user", metavar="USER",
-                        help="the admin sending (default omero.mail.broadcast.user); must be in group system")
+                        help="the admin sending (default omero.mail.broadcast.user); must be in group system, "
+                             "and one the broker user may broadcast as")
+    parser.add_argument("--id", dest="event_id", type=event_id, metavar="UUID",
+                        help="publish again under this broadcast ID (after an uncertain publish): "
+                             "the emails keep their Message-IDs")
     waiting = parser.add_mutually_exclusive_group()
     waiting.add_argument("--wait", nargs="?", type=seconds, const=0.0, default=None, metavar="SECONDS",
                          help="follow delivery and print the summary (up to SECONDS; no value: until done); "
@@ -111,7 +130,7 @@ def _recipient_options(args) -> bool:
 
 def _sending_options(args) -> bool:
     return bool(args.inactive or args.cc or args.bcc or args.html or args.mail_from or args.as_user
-                or args.wait is not None or args.no_wait)
+                or args.event_id or args.wait is not None or args.no_wait)
 
 
 def _body(args) -> str:
@@ -141,14 +160,38 @@ def _should_wait(args) -> bool:
     return args.wait is not None or sys.stdout.isatty()
 
 
+def broker_url(props) -> str:
+    """The admin's own broker login when publishers are checked, else the configured URL."""
+    from ..credentials import admin_url
+    from ..trust import Trust
+
+    if not Trust.from_properties(props).checked:
+        return props["omero.mail.broker.url"]
+    return admin_url(props, props["omero.mail.broadcast.user"])
+
+
+def check_acting_for(props, requested_by: str) -> None:
+    """BroadcastRefused unless the admin's broker user may broadcast as ``requested_by``."""
+    from senders import broadcast
+
+    from ..trust import ACTS_FOR, Trust
+
+    trust = Trust.from_properties(props)
+    user = props["omero.mail.broadcast.user"]
+    if trust.checked and not trust.may_broadcast_as(user, requested_by):
+        raise broadcast.BroadcastRefused(f"broker user {user!r} may not broadcast as {requested_by!r} ({ACTS_FOR})",
+                                         broadcast.NO_PERMISSIONS)
+
+
 def send(args) -> int:
     from events import topology as topo
-    from events.broker import Message, Publisher
+    from events.broker import Message, PublishError, Publisher
     from events.schemas import new_event
     from senders import broadcast
 
     from ..cli import properties
     from ..service import make_directory
+    from . import CommandError
 
     props = properties(args)
     directory = make_directory(props)()
@@ -167,6 +210,7 @@ def send(args) -> int:
     allowed = [a.strip() for a in props["omero.mail.broadcast.from"].split(",") if a.strip()]
     try:
         # SendEmailRequestI.init's order: permissions, recipients, then the request itself.
+        check_acting_for(props, requested_by)
         broadcast.check_admin(requested_by, directory)
         if not broadcast.has_recipients(data):
             raise broadcast.BroadcastRefused(broadcast.NO_RECIPIENTS, broadcast.NO_RECIPIENTS_ERR)
@@ -180,13 +224,18 @@ def send(args) -> int:
 
     from .. import results
 
-    url = props["omero.mail.broker.url"]
-    event = new_event("admin.broadcast", data, source=props["omero.mail.source"])
+    url = broker_url(props)
+    event = new_event("admin.broadcast", data, source=props["omero.mail.source"], event_id=args.event_id)
     expires = topo.parse_duration_ms(props["omero.mail.broadcast.results.expires"])
     results.declare(url, topo.from_properties(props), event.id, expires)
-    with Publisher(url) as publisher:
-        publisher.publish_many([results.queued(event.id),
-                                Message(topo.EVENTS_EXCHANGE, event.type, event.to_json(), event.id)])
+    try:
+        with Publisher(url, timeout=props.duration("omero.mail.broadcast.timeout")) as publisher:
+            publisher.publish_many([results.queued(event.id),
+                                    Message(topo.EVENTS_EXCHANGE, event.type, event.to_json(), event.id)])
+    except PublishError as exc:
+        raise CommandError(f"broadcast {event.id} may not be queued, or may still be delivered: {exc}. "
+                           f"The same command with --id {event.id} queues it again under the same ID, "
+                           "so nobody gets an email twice") from None
     print(f"Broadcast {event.id} queued: `omero-mail broadcast status {event.id}` shows its outcome", flush=True)
     if not _should_wait(args):
         return 0
@@ -282,7 +331,7 @@ def status(args, given: str) -> int:
     from ..cli import properties
 
     props = properties(args)
-    url = props["omero.mail.broker.url"]
+    url = broker_url(props)
     matches = results.find(url, given)
     if not matches:
         return _die(1, f"No broadcast {given!r} is known (none queued with this ID, or its outcomes expired "

@@ -31,13 +31,19 @@ def declare_topology(url: str, topology: topo.Topology) -> None:
     """Declare exchanges, queues and bindings (idempotent).
 
     BrokerError when RabbitMQ cannot be reached; TopologyRefused, one line saying what to
-    do, when it refuses a declaration (most often a queue made with other arguments).
+    do, when it refuses a declaration (most often a queue made with other arguments). An
+    exchange that exists is only checked (a passive declare), so a broker user without the
+    configure permission on it (an admin's, README "Security") may still use it.
     """
     connection = _connect(url, "omero-mail declare")
     try:
         channel = connection.channel()
         for exchange in topology.exchanges:
-            channel.exchange_declare(exchange.name, exchange.type, durable=True)
+            try:
+                channel.exchange_declare(exchange.name, passive=True)
+            except pika.exceptions.ChannelClosedByBroker:
+                channel = connection.channel()
+                channel.exchange_declare(exchange.name, exchange.type, durable=True)
         for queue in topology.queues:
             channel.queue_declare(queue.name, durable=True, arguments=queue.arguments)
         for binding in topology.bindings:
@@ -99,6 +105,7 @@ class QueueBrowser:
     def __init__(self, url: str, queue: str, *, name: str = "omero-mail parking"):
         self.queue = queue
         self._connection = _connect(url, name)
+        self._user_id = parameters(url).credentials.username
         self._channel = self._connection.channel()
         self._confirm = None
 
@@ -122,7 +129,7 @@ class QueueBrowser:
             self._confirm = self._connection.channel()
             self._confirm.confirm_delivery()
         props = properties(message_id=message.message_id, headers=message.headers,
-                           content_type=message.content_type)
+                           content_type=message.content_type, user_id=self._user_id)
         try:
             self._confirm.basic_publish(message.exchange, message.routing_key, message.body, props,
                                         mandatory=message.mandatory)

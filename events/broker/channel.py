@@ -36,7 +36,7 @@ class Delivery:
     """
 
     __slots__ = ("body", "headers", "message_id", "redelivered", "routing_key", "exchange",
-                 "content_type", "timestamp", "consumer_tag", "_tag", "_channel", "_settled")
+                 "content_type", "timestamp", "user_id", "consumer_tag", "_tag", "_channel", "_settled")
 
     def __init__(self, channel: "ChannelState", method, props, body: bytes):
         self.body = body
@@ -44,6 +44,8 @@ class Delivery:
         self.message_id = props.message_id
         self.content_type = props.content_type
         self.timestamp = props.timestamp
+        #: The broker user that published it, as RabbitMQ validated it (None if it set none).
+        self.user_id = props.user_id
         self.redelivered = method.redelivered
         self.routing_key = method.routing_key
         self.exchange = method.exchange

@@ -3,6 +3,11 @@
 Both the :class:`~events.broker.publisher.Publisher` and a consumer's channels publish
 through a :class:`ConfirmTracker`, so a confirm, a nack and an unroutable return mean the
 same thing everywhere: ``done(None)`` or ``done(reason)``, once per message.
+
+Every message carries the AMQP ``user_id`` of the connection's own user. RabbitMQ refuses
+a publish whose ``user_id`` is not the connection's user, so a consumer reading it knows
+which broker user published the message: the one thing a consumer can trust about who
+sent it (README, Security).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ Done = Callable[["str | None"], None]
 
 def properties(*, message_id: str, headers: dict | None = None,
                content_type: str = "application/json", timestamp: int | None = None,
-               expiration: str | None = None) -> pika.BasicProperties:
+               expiration: str | None = None, user_id: str | None = None) -> pika.BasicProperties:
     return pika.BasicProperties(
         content_type=content_type,
         delivery_mode=2,
@@ -29,7 +34,13 @@ def properties(*, message_id: str, headers: dict | None = None,
         headers=headers or {},
         timestamp=timestamp if timestamp is not None else int(time.time()),
         expiration=expiration,
+        user_id=user_id,
     )
+
+
+def connection_user(channel) -> str | None:
+    """The broker user a pika channel's connection logged in as."""
+    return getattr(channel.connection.params.credentials, "username", None)
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,7 @@ class ConfirmTracker:
     def __init__(self, channel, after_confirm: Callable[[], None] | None = None) -> None:
         self._channel = channel
         self._after_confirm = after_confirm
+        self._user_id = connection_user(channel)
         self._next_tag = 1
         self._pending: OrderedDict[int, tuple[str, Done | None]] = OrderedDict()
         self._returned: dict[str, str] = {}
@@ -66,7 +78,7 @@ class ConfirmTracker:
 
     def publish(self, message: Message, done: Done | None) -> None:
         props = properties(message_id=message.message_id, headers=message.headers,
-                           content_type=message.content_type)
+                           content_type=message.content_type, user_id=self._user_id)
         self._channel.basic_publish(message.exchange, message.routing_key, message.body, props,
                                     mandatory=message.mandatory)
         self._pending[self._next_tag] = (message.message_id, done)

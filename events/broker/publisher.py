@@ -5,7 +5,9 @@ It owns one pika SelectConnection and drives its I/O loop itself (``poll()``, ne
 the time given to :meth:`Publisher.sleep`. Confirms are pipelined: a batch is sent whole,
 then its acks are collected. A connection lost mid-batch is reopened and the messages
 whose confirm never came are published again (at-least-once; consumers tell the copies
-apart by message id). tenacity spaces the attempts out.
+apart by message id). tenacity spaces the attempts out. When the attempts are spent, the
+error names the messages whose fate is unknown: they may still be delivered, and a caller
+that publishes them again keeps their ids so the consumers know the copies.
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ class _Unconfirmed(BrokerError):
     def __init__(self, messages: list, reason: str):
         super().__init__(reason)
         self.messages = messages
+
+
+def _ids(messages: Sequence[Message], shown: int = 3) -> str:
+    ids = ", ".join(m.message_id for m in messages[:shown])
+    return ids + (f" and {len(messages) - shown} more" if len(messages) > shown else "")
 
 
 class Publisher:
@@ -93,7 +100,8 @@ class Publisher:
         except PublishError:
             raise
         except BrokerError as exc:
-            raise PublishError(f"{len(remaining)} message(s) not confirmed: {exc}") from None
+            raise PublishError(f"{len(remaining)} message(s) not confirmed ({_ids(remaining)}): {exc}; "
+                               "RabbitMQ may still deliver them: publish again with the same id") from None
 
     def _publish_batch(self, messages: list[Message]) -> None:
         """Publish and wait for every confirm.

@@ -1,0 +1,118 @@
+"""omero-mail's broker users, one per role, and what RabbitMQ lets each of them do.
+
+DESIGN.md "Who publishes, and who may": the OMERO.web hooks publish ``web.error`` only;
+the bridge OMERO's server, login, object and comment events; each admin
+``admin.broadcast``, and reads its broadcasts' outcomes; the rules stage alone consumes
+the events and writes the outbox; the delivery stage consumes the outbox, and the
+parking lots for the replay tool. RabbitMQ's permissions say which exchanges and queues
+a user may configure, write and read; its topic permissions limit the routing keys a
+user may publish to ``omero.events`` (the routing key is the event's type). The exchange
+``omero.mail`` is direct, where RabbitMQ has no topic permissions: which of its
+messages the delivery stage sends is checked by the stage (``consumer/trust.py``).
+
+``omero-mail definitions --users`` writes these for ``rabbitmqctl import_definitions``,
+``--rabbitmqctl`` as the commands that set them; neither holds a password.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from events import topology as topo
+
+from .results import INDEX_QUEUE, queue_name
+
+BRIDGE_EVENTS = ("server.startup", "server.shutdown", "login.failed", "object.created", "object.updated",
+                 "object.deleted", "comment.added")
+WEB_EVENTS = ("web.error",)
+ADMIN_EVENTS = ("admin.broadcast",)
+#: A broadcast's own queues: its results queue and the index of the last broadcasts.
+BROADCAST_QUEUES = (re.escape(INDEX_QUEUE), re.escape(queue_name("")) + ".+")
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One broker user's permissions in a vhost: regular expression alternatives per kind."""
+
+    user: str
+    configure: tuple[str, ...] = ()
+    write: tuple[str, ...] = ()
+    read: tuple[str, ...] = ()
+    #: (exchange, write pattern, read pattern): the routing keys allowed on a topic exchange.
+    topics: tuple[tuple[str, str, str], ...] = ()
+
+    def merged(self, other: "Grant") -> "Grant":
+        def union(a, b):
+            return tuple(dict.fromkeys((*a, *b)))
+
+        return Grant(self.user, union(self.configure, other.configure), union(self.write, other.write),
+                     union(self.read, other.read), union(self.topics, other.topics))
+
+
+def pattern(alternatives: Sequence[str]) -> str:
+    """RabbitMQ's permission pattern matching exactly these alternatives; nothing when empty."""
+    return f"^({'|'.join(alternatives)})$" if alternatives else "^$"
+
+
+def names(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(re.escape(v) for v in values)
+
+
+def _publisher(user: str, events: Sequence[str]) -> Grant:
+    return Grant(user, write=names([topo.EVENTS_EXCHANGE]),
+                 topics=((topo.EVENTS_EXCHANGE, pattern(names(events)), "^$"),))
+
+
+def _stage(user: str, topology: topo.Topology, consumes: Sequence[str]) -> Grant:
+    """A consumer stage declares the whole topology at connect, so it may configure it and
+    bind its queues; it publishes to omero.mail and omero.mail.results only."""
+    every = names([e.name for e in topology.exchanges] + [q.name for q in topology.queues])
+    return Grant(user, configure=every,
+                 write=names([topo.MAIL_EXCHANGE, topo.RESULTS_EXCHANGE] + [q.name for q in topology.queues]),
+                 read=names([topo.EVENTS_EXCHANGE, topo.MAIL_EXCHANGE, *consumes]))
+
+
+def _admin(user: str) -> Grant:
+    return Grant(user, configure=BROADCAST_QUEUES,
+                 write=(*names([topo.EVENTS_EXCHANGE, topo.RESULTS_EXCHANGE]), *BROADCAST_QUEUES),
+                 read=(*names([topo.RESULTS_EXCHANGE]), *BROADCAST_QUEUES),
+                 topics=((topo.EVENTS_EXCHANGE, pattern(names(ADMIN_EVENTS)), "^$"),
+                         # Only a broadcast's first outcome, "queued"; the stages report the rest.
+                         (topo.RESULTS_EXCHANGE, r"^[^.]+\.queued$", ".*")))
+
+
+def grants(topology: topo.Topology, *, rules: str, delivery: str, web: str, bridge: str,
+           admins: Sequence[str]) -> list[Grant]:
+    """Every role's grant; one user holding two roles (both stages in one process) gets both."""
+    wanted = [_stage(rules, topology, [topo.EVENTS_QUEUE]),
+              _stage(delivery, topology, [topo.OUTBOX_QUEUE, topo.FAILED_QUEUE, topo.INVALID_QUEUE]),
+              _publisher(web, WEB_EVENTS), _publisher(bridge, BRIDGE_EVENTS), *map(_admin, admins)]
+    by_user: dict[str, Grant] = {}
+    for grant in wanted:
+        by_user[grant.user] = by_user[grant.user].merged(grant) if grant.user in by_user else grant
+    return list(by_user.values())
+
+
+def from_properties(topology: topo.Topology, props, admins: Sequence[str]) -> list[Grant]:
+    return grants(topology, rules=props["omero.mail.broker.rules-user"],
+                  delivery=props["omero.mail.broker.delivery-user"], web=props["omero.mail.broker.web-user"],
+                  bridge=props["omero.mail.broker.bridge-user"], admins=admins)
+
+
+def rabbitmqctl(grants_: Sequence[Grant], vhost: str) -> str:
+    """The shell commands that create the users (each asks for its password) and set their grants."""
+    lines = ["#!/bin/sh", "# omero-mail's broker users (README, Deployment). rabbitmqctl add_user asks for each",
+             "# password on standard input, so none is on a command line.", "set -e"]
+    for grant in grants_:
+        lines += ["", f"rabbitmqctl add_user {_quote(grant.user)}",
+                  f"rabbitmqctl set_permissions -p {_quote(vhost)} {_quote(grant.user)} "
+                  f"{_quote(pattern(grant.configure))} {_quote(pattern(grant.write))} {_quote(pattern(grant.read))}"]
+        lines += [f"rabbitmqctl set_topic_permissions -p {_quote(vhost)} {_quote(grant.user)} {_quote(exchange)} "
+                  f"{_quote(write)} {_quote(read)}" for exchange, write, read in grant.topics]
+    return "\n".join(lines) + "\n"
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
