@@ -86,7 +86,9 @@ def _admin(user: str) -> Grant:
 def grants(topology: topo.Topology, *, rules: str, delivery: str, web: str, bridge: str,
            admins: Sequence[str]) -> list[Grant]:
     """Every role's grant; one user holding two roles (both stages in one process) gets both."""
-    wanted = [_stage(rules, topology, [topo.EVENTS_QUEUE]),
+    # The rules stage also keeps its state in its stream, through the default exchange.
+    state = Grant(rules, write=names(["amq.default"]))
+    wanted = [_stage(rules, topology, [topo.EVENTS_QUEUE, topo.STATE_STREAM]).merged(state),
               _stage(delivery, topology, [topo.OUTBOX_QUEUE, topo.FAILED_QUEUE, topo.INVALID_QUEUE]),
               _publisher(web, WEB_EVENTS), _publisher(bridge, BRIDGE_EVENTS), *map(_admin, admins)]
     by_user: dict[str, Grant] = {}

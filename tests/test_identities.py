@@ -68,7 +68,7 @@ class Site:
             CHECKS: "true", "omero.mail.queue.policies": "true", "omero.mail.directory.file": str(people),
             **{f"omero.mail.broker.{role}-user": users[role] for role in ("rules", "delivery", "web", "bridge")},
         }
-        self.topology = topo.build(props["omero.mail.retry.delays"])
+        self.topology = topo.from_properties(props)
         grants = roles.grants(self.topology, rules=users["rules"], delivery=users["delivery"], web=users["web"],
                               bridge=users["bridge"], admins=["root", "alice"])
         self._import(definitions(self.topology, self.vhost, grants))

@@ -186,6 +186,7 @@ def check_acting_for(props, requested_by: str) -> None:
 def send(args) -> int:
     from events import topology as topo
     from events.broker import Message, PublishError, Publisher
+    from events import values
     from events.schemas import new_event
     from senders import broadcast
 
@@ -229,7 +230,7 @@ def send(args) -> int:
     expires = topo.parse_duration_ms(props["omero.mail.broadcast.results.expires"])
     results.declare(url, topo.from_properties(props), event.id, expires)
     try:
-        with Publisher(url, timeout=props.duration("omero.mail.broadcast.timeout")) as publisher:
+        with Publisher(url, timeout=props.typed("omero.mail.broadcast.timeout", values.seconds)) as publisher:
             publisher.publish_many([results.queued(event.id),
                                     Message(topo.EVENTS_EXCHANGE, event.type, event.to_json(), event.id)])
     except PublishError as exc:

@@ -105,7 +105,7 @@ class QueueBrowser:
     def __init__(self, url: str, queue: str, *, name: str = "omero-mail parking"):
         self.queue = queue
         self._connection = _connect(url, name)
-        self._user_id = parameters(url).credentials.username
+        self._user_id = parameters(url)[0].credentials.username  # every node is logged into as the same user
         self._channel = self._connection.channel()
         self._confirm = None
 
