@@ -99,8 +99,8 @@ def test_one_user_holding_both_stages_gets_both_grants():
     [stage, *_] = roles.grants(topo.build(), rules="omero-mail", delivery="omero-mail", web="w", bridge="b",
                                admins=["root"])
     assert stage.user == "omero-mail"
-    assert roles.pattern(stage.read) == r"^(omero\.events|omero\.mail|omero\.mail\.events|omero\.mail\.outbox|" \
-                                        r"omero\.mail\.failed|omero\.mail\.invalid)$"
+    assert roles.pattern(stage.read) == r"^(omero\.events|omero\.mail|omero\.mail\.events|omero\.mail\.rules\.state|" \
+                                        r"omero\.mail\.outbox|omero\.mail\.failed|omero\.mail\.invalid)$"
 
 
 def test_definitions_hold_no_users_and_no_passwords():
