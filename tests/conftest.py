@@ -135,12 +135,19 @@ def rabbitmq_cluster(tmp_path_factory):
 
 
 @pytest.fixture
-def amqp_url(request) -> str:
+def amqp_url(request):
     """A fresh vhost, topology not yet declared: on the shared broker, or on the session's
-    private node for a test marked ``private_broker``."""
+    private node for a test marked ``private_broker``.
+
+    Deleted when the test ends (after the fixtures that use it): each live vhost holds a few
+    of the broker's file descriptors (its message stores), and RabbitMQ's limit is often
+    under a thousand, fewer than this suite's tests.
+    """
     private = request.node.get_closest_marker("private_broker") is not None
     broker = request.getfixturevalue("private_rabbitmq" if private else "rabbitmq")
-    return broker.url(broker.new_vhost())
+    vhost = broker.new_vhost()
+    yield broker.url(vhost)
+    broker.delete_vhosts([vhost])
 
 
 class SMTPServer(Sink):
