@@ -33,13 +33,8 @@ from events.broker import Consumer, Delivery, Message, QueueBrowser, Subscriptio
 from . import outcomes
 
 
-INDEX_QUEUE = "omero.mail.broadcasts"
 INDEX_LENGTH = 1000
 QUEUED = "queued"
-
-
-def queue_name(event_id: str) -> str:
-    return f"omero.mail.broadcast.{event_id}"
 
 
 def declare(url: str, topology: topo.Topology, event_id: str, expires_ms: int) -> None:
@@ -48,13 +43,13 @@ def declare(url: str, topology: topo.Topology, event_id: str, expires_ms: int) -
     The consumer's own queues are left to the consumer (or ``omero-mail declare``): their
     arguments depend on how it is deployed, and a mismatch would be refused.
     """
-    name = queue_name(event_id)
+    name = topo.broadcast_queue(event_id)
     declare_topology(url, dataclasses.replace(
         topology,
         queues=(topo.Queue(name, {"x-expires": expires_ms}),
-                topo.Queue(INDEX_QUEUE, {"x-max-length": INDEX_LENGTH})),
+                topo.Queue(topo.BROADCASTS_QUEUE, {"x-max-length": INDEX_LENGTH})),
         bindings=(topo.Binding(topo.RESULTS_EXCHANGE, name, f"{event_id}.#"),
-                  topo.Binding(topo.RESULTS_EXCHANGE, INDEX_QUEUE, topo.result_key("*", QUEUED))),
+                  topo.Binding(topo.RESULTS_EXCHANGE, topo.BROADCASTS_QUEUE, topo.result_key("*", QUEUED))),
     ))
 
 
@@ -68,11 +63,11 @@ def find(url: str, given: str) -> list[str]:
     given = given.strip().lower()
     if not given:
         return []
-    with QueueBrowser(url, INDEX_QUEUE, name="omero-mail broadcast status") as browser:
+    with QueueBrowser(url, topo.BROADCASTS_QUEUE, name="omero-mail broadcast status") as browser:
         ids = {str(_body(parked.body).get("event_id") or "") for parked in browser.messages()}
     candidates = {event_id for event_id in ids if event_id.startswith(given)} | {given}
-    depths = queue_depths(url, [queue_name(event_id) for event_id in sorted(candidates)])
-    return [event_id for event_id in sorted(candidates) if depths[queue_name(event_id)]]
+    depths = queue_depths(url, [topo.broadcast_queue(event_id) for event_id in sorted(candidates)])
+    return [event_id for event_id in sorted(candidates) if depths[topo.broadcast_queue(event_id)]]
 
 
 def _body(body: bytes) -> dict:
@@ -162,7 +157,7 @@ class Reader:
         self._seen: set[tuple] = set()
         self._deliveries: list[Delivery] = []
         self._stopping = False
-        self._consumer = Consumer(url, [Subscription(queue_name(event_id), self._on_message, prefetch=0)],
+        self._consumer = Consumer(url, [Subscription(topo.broadcast_queue(event_id), self._on_message, prefetch=0)],
                                   name="omero-mail broadcast results", drain_timeout=5.0)
         self._thread = threading.Thread(target=self._consumer.run, name="broadcast-results", daemon=True)
 
@@ -208,7 +203,7 @@ class Reader:
 def read_all(url: str, event_id: str) -> Tally:
     """Everything the results queue holds now (for ``broadcast status``); nothing is taken off it."""
     tally = Tally()
-    with QueueBrowser(url, queue_name(event_id), name="omero-mail broadcast status") as browser:
+    with QueueBrowser(url, topo.broadcast_queue(event_id), name="omero-mail broadcast status") as browser:
         for parked in browser.messages():
             try:
                 tally.add(json.loads(parked.body))

@@ -22,14 +22,13 @@ from typing import Iterable, Sequence
 
 from events import topology as topo
 
-from .results import INDEX_QUEUE, queue_name
 
 BRIDGE_EVENTS = ("server.startup", "server.shutdown", "login.failed", "object.created", "object.updated",
                  "object.deleted", "comment.added")
 WEB_EVENTS = ("web.error",)
 ADMIN_EVENTS = ("admin.broadcast",)
 #: A broadcast's own queues: its results queue and the index of the last broadcasts.
-BROADCAST_QUEUES = (re.escape(INDEX_QUEUE), re.escape(queue_name("")) + ".+")
+BROADCAST_QUEUES = (re.escape(topo.BROADCASTS_QUEUE), re.escape(topo.broadcast_queue("")) + ".+")
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ INVALID_QUEUE = "omero.mail.invalid"
 STATE_STREAM = "omero.mail.rules.state"
 #: A stream drops whole segments only; small ones let its age limit take effect.
 STATE_SEGMENT_BYTES = 4_000_000
+#: The last broadcasts' ``queued`` outcomes, so ``broadcast status`` takes an ID prefix (consumer/results.py).
+BROADCASTS_QUEUE = "omero.mail.broadcasts"
 QUEUE_TYPES = ("classic", "quorum", "auto")
 
 #: Routing keys on the omero.mail exchange.
@@ -59,6 +61,11 @@ def retry_queue(delay_ms: int) -> str:
 
 def retry_key(delay_ms: int) -> str:
     return f"retry.{duration_label(delay_ms)}"
+
+
+def broadcast_queue(event_id: str) -> str:
+    """One broadcast's outcomes, declared by ``omero-mail broadcast`` (consumer/results.py)."""
+    return f"omero.mail.broadcast.{event_id}"
 
 
 def result_key(event_id: str, outcome: str) -> str:

@@ -13,7 +13,7 @@ import sys
 import pika
 import pytest
 
-from consumer import cli, results
+from consumer import cli
 from consumer.sink import MaildirHandler
 from events import topology as topo
 from events.broker import declare_topology, queue_depths
@@ -340,7 +340,7 @@ def test_status_of_an_unknown_broadcast_says_so_and_creates_nothing(config, caps
                                               "its outcomes expired after omero.mail.broadcast.results.expires)"]
     with pika.BlockingConnection(pika.URLParameters(props["omero.mail.broker.url"])) as connection:
         with pytest.raises(pika.exceptions.ChannelClosedByBroker):
-            connection.channel().queue_declare(results.queue_name(unknown), passive=True)
+            connection.channel().queue_declare(topo.broadcast_queue(unknown), passive=True)
 
 
 @pytest.mark.parametrize("args", [["status"], ["status", "--everyone"], ["status", "x", "--user-name", "alice"],
