@@ -89,7 +89,10 @@ class Node:
         return result
 
     def start(self) -> "Node":
-        """Launch the node (again, after :meth:`kill`, with its data); :meth:`wait_until_running` says when it answers."""
+        """Launch the node (again, after :meth:`kill`, with its data).
+
+        :meth:`wait_until_running` says when it answers.
+        """
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "rabbitmq-env.conf").write_text("")
         (self.dir / "enabled_plugins").write_text("[].\n")

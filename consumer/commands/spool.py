@@ -14,7 +14,8 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("publish-spool", help="publish the events OMERO.web spooled while the broker was down")
+    parser = subparsers.add_parser("publish-spool",
+                                   help="publish the events OMERO.web spooled while the broker was down")
     parser.add_argument("file", type=Path, metavar="FILE", help="the spool file (OMERO_MAIL_SPOOL)")
     parser.set_defaults(func=run)
 
