@@ -91,8 +91,11 @@ def metric(port: int, name: str) -> float:
 
 def transactions(conn: psycopg.Connection) -> int:
     with conn.transaction():
-        return int(conn.execute("select xact_commit + xact_rollback from pg_stat_database where datname = %s",
-                                (DATABASE,)).fetchone()[0])
+        row = conn.execute("select xact_commit + xact_rollback from pg_stat_database where datname = %s",
+                           (DATABASE,)).fetchone()
+    if row is None:
+        raise RuntimeError(f"no database {DATABASE!r} in pg_stat_database")
+    return int(row[0])
 
 
 class BridgeProcess:

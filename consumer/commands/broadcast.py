@@ -250,7 +250,7 @@ def _known(args, directory) -> tuple[dict, list[str]]:
     ``find_user_by_id``'s "Not a valid user ID" for what is not a number: non-fatal,
     the rest still goes out.
     """
-    known = {"user_names": [], "user_ids": [], "group_names": [], "group_ids": []}
+    known: dict[str, list[str | int]] = {"user_names": [], "user_ids": [], "group_names": [], "group_ids": []}
     errors: list[str] = []
     for name in args.user_name:
         if directory.experimenter_by_name(name):
