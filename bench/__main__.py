@@ -36,6 +36,7 @@ from senders.message import build
 from . import bridge, cluster
 from .references import naive_consumer, smtp_ceiling
 from .sink import SinkProcess
+from .startup import run as startup
 
 ROOT = Path(__file__).resolve().parent.parent
 VHOST = "omero-mail-bench"
@@ -158,6 +159,7 @@ def line(number: int, label: str, value: str, note: str = "") -> None:
 
 def main() -> int:
     print(f"omero-mail benchmark on {machine()}\n", flush=True)
+    startup(line)
     fresh_vhost()
     sink = SinkProcess(free_port()).start()
     workdir = Path(tempfile.mkdtemp(prefix="omero-mail-bench-"))

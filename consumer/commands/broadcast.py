@@ -27,6 +27,8 @@ import logging
 import sys
 import time
 
+from . import properties
+
 STATUS = "status"
 
 #: omero-py admin.py ``email``: ``die(12, ...)`` for a "no-body" error with parameters
@@ -73,7 +75,7 @@ def event_id(text: str) -> str:
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "broadcast", help="email users, as `omero admin email`, through the queue",
+        "broadcast",
         description="Email users as `omero admin email` does, through the queue: the sending goes on after "
                     "this command returns. `omero-mail broadcast status ID` shows a broadcast's outcome later.",
     )
@@ -190,7 +192,6 @@ def send(args) -> int:
     from events.schemas import new_event
     from senders import broadcast
 
-    from ..cli import properties
     from ..service import make_directory
     from . import CommandError
 
@@ -329,7 +330,6 @@ def follow(url: str, event_id: str, limit: float) -> int:
 
 def status(args, given: str) -> int:
     from .. import results
-    from ..cli import properties
 
     props = properties(args)
     url = broker_url(props)
