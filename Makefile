@@ -24,7 +24,10 @@ run: venv
 	$(BIN)/omero-mail --config $(DEV_CONFIG) declare
 	$(BIN)/python -m consumer.devrun --port $(SINK_PORT) --maildir var/mail --config $(DEV_CONFIG)
 
+# Lint and types first (configured in pyproject.toml), then the tests.
 test: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The benchmark (RabbitMQ on localhost:5672 and rabbitmqctl needed): prints figures, asserts nothing.

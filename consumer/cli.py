@@ -1,6 +1,11 @@
 """The ``omero-mail`` console script: global options, then one subcommand.
 
-Each subcommand lives in ``consumer/commands/<name>.py`` with ``register(subparsers)``.
+Each subcommand lives in ``consumer/commands/<name>.py`` with ``register(subparsers)``,
+and has its line in that package's table. The command line is read twice: first by a
+parser that knows only the table's names and help lines (all ``omero-mail --help``
+needs, so it loads neither pika nor marshmallow), then by one with the chosen command's
+own parser, built by its module, which is imported only then.
+
 Exit codes: 0 ok, 2 usage error (argparse's), 1 with a one-line reason on stderr, and
 141 (as a Unix tool killed by SIGPIPE) without a word when the reader of the output went
 away (``omero-mail config list | head -2``).
@@ -13,20 +18,25 @@ import json
 import logging
 import os
 import sys
-from typing import Sequence
+from typing import Iterator, Sequence
 
-from events.broker import BrokerError
-from senders.directory import DirectoryError
-from senders.transports import TransportConfigError
-from events.bridge.errors import BridgeError
-from senders.xmlconfig import SenderConfigError
+from .commands import COMMANDS, CommandError, module
 
-from .commands import COMMANDS, CommandError
-from events.config import ConfigError, Properties, load, redact
 
-#: Errors that are the admin's to fix: printed as one line, exit 1, no traceback.
-EXPECTED_ERRORS = (CommandError, ConfigError, BrokerError, DirectoryError, TransportConfigError, SenderConfigError,
-                   BridgeError)
+def expected_errors() -> tuple[type[Exception], ...]:
+    """Errors that are the admin's to fix: printed as one line, exit 1, no traceback.
+
+    Imported once a command has failed, not at start: the broker's would load pika.
+    """
+    from events.bridge.errors import BridgeError
+    from events.broker import BrokerError
+    from events.config import ConfigError
+    from senders.directory import DirectoryError
+    from senders.transports import TransportConfigError
+    from senders.xmlconfig import SenderConfigError
+
+    return (CommandError, ConfigError, BrokerError, DirectoryError, TransportConfigError, SenderConfigError,
+            BridgeError)
 
 
 class _JsonFormatter(logging.Formatter):
@@ -54,15 +64,28 @@ def setup_logging(level: str, fmt: str) -> None:
     logging.getLogger("pika").setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.CRITICAL)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Without ``command``: every command's name and help line, nothing more (each takes any
+    arguments). With it: that command's own parser in full, from its module."""
     parser = argparse.ArgumentParser(prog="omero-mail", description="OMERO's mail, queued: events in, emails out.")
     add_global_options(parser, defaults=True)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in COMMANDS:
-        module.register(subparsers)
+    if command is None:
+        for name, (_module, help_line) in COMMANDS.items():
+            subparsers.add_parser(name, help=help_line, add_help=False)
+        return parser
+    module(command).register(subparsers)
     for sub in _leaf_parsers(parser):
         add_global_options(sub, defaults=False)
     return parser
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line read against the table (``--help``, an unknown command, a bad global
+    option: argparse's usage error, exit 2), then against the chosen command's parser."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = build_parser().parse_known_args(argv)[0].command
+    return build_parser(command).parse_args(argv)
 
 
 def add_global_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
@@ -78,7 +101,7 @@ def add_global_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
     parser.add_argument("--log-format", default=default("text"), choices=["text", "json"])
 
 
-def _leaf_parsers(parser: argparse.ArgumentParser):
+def _leaf_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for sub in action.choices.values():
@@ -88,13 +111,8 @@ def _leaf_parsers(parser: argparse.ArgumentParser):
                     yield sub
 
 
-def properties(args: argparse.Namespace) -> Properties:
-    return load(config_files=args.config, omero_config=args.omero_config)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(argv)
     setup_logging(args.log_level, args.log_format)
     try:
         code = int(args.func(args) or 0)
@@ -104,11 +122,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Python's last flush at exit would fail again and print a traceback: write nowhere.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except EXPECTED_ERRORS as exc:
-        print(f"omero-mail: error: {redact(str(exc))}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if not isinstance(exc, expected_errors()):
+            raise
+        from events.config import redact
+
+        print(f"omero-mail: error: {redact(str(exc))}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

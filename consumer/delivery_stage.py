@@ -24,7 +24,7 @@ base (``consumer/worker.py``) logs, counts, reports and settles it.
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from typing import Callable, Never
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay, wait_random_exponential
 
@@ -39,7 +39,7 @@ from .outcomes import Outcome, Parked, PartlySent, Retry, Sent
 from .worker import Worker
 
 
-class DeliveryStage(Worker):
+class DeliveryStage(Worker[Never]):
     name = "delivery"
     queue = topo.OUTBOX_QUEUE
     parking = topo.FAILED_QUEUE

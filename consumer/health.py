@@ -11,10 +11,9 @@ the bridge shares.
 from __future__ import annotations
 
 import time
+from typing import Protocol
 
 from events.monitoring import MonitoringServer, Verdict, application
-
-from .metrics import QueueDepths
 
 __all__ = ["Health", "MonitoringServer", "Verdict", "application", "verdict"]
 
@@ -28,10 +27,16 @@ def verdict(connected: bool, waiting: int | None, idle_seconds: float, stuck_aft
     return Verdict(True, "ok")
 
 
+class Depths(Protocol):
+    """Messages ready per queue (:class:`consumer.metrics.QueueDepths`), or None while unknown."""
+
+    def get(self) -> dict[str, int] | None: ...
+
+
 class Health:
     """The verdict for one running consumer (reads its ``connected`` and ``last_message_at``)."""
 
-    def __init__(self, consumer, depths: QueueDepths | None, queues: list[str], stuck_after: float):
+    def __init__(self, consumer, depths: Depths | None, queues: list[str], stuck_after: float):
         self.consumer = consumer
         self.depths = depths
         self.queues = list(queues)

@@ -144,7 +144,8 @@ class Tally:
         pending = self.total - self.done
         if pending > 0:
             retrying = len(self.retrying - self.sent - self.failed)
-            lines.append(f"{pending} emails not sent yet" + (f" ({retrying} waiting to be retried)" if retrying else ""))
+            waiting = f" ({retrying} waiting to be retried)" if retrying else ""
+            lines.append(f"{pending} emails not sent yet{waiting}")
         return lines
 
 

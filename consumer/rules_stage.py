@@ -18,7 +18,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence, cast
 
 from events import topology as topo
 from events.broker import BrokerError, Delivery, Message
@@ -32,6 +32,9 @@ from . import outcomes
 from .outcomes import Folded, Outcome, Parked, Planned, Requeue
 from .state import WAITING, RulesState
 from .worker import Worker
+
+if TYPE_CHECKING:
+    from .flood import FloodControl
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +117,7 @@ class Recorded:
         self._delivery.nack(requeue)
 
 
-class RulesStage(Worker):
+class RulesStage(Worker[Duplicate | Waiting]):
     name = "rules"
     queue = topo.EVENTS_QUEUE
     parking = topo.INVALID_QUEUE
@@ -131,7 +134,7 @@ class RulesStage(Worker):
         #: Event types planned by something other than the XML senders (broadcast, web errors).
         self.planners = dict(planners or {})
         #: The flood guard (consumer/flood.py), set by the service; None = every event mailed.
-        self.flood = None
+        self.flood: FloodControl | None = None
         #: The duplicate filter and the flood windows' records (consumer/state.py); None = not kept.
         self.state: RulesState | None = None
         self._caught_up_for: str | None = None
@@ -141,7 +144,7 @@ class RulesStage(Worker):
             log.warning("omero.mail.config is false: event senders send nothing "
                         "(admin broadcasts and web error reports still go out)")
 
-    def guard_floods(self, flood) -> None:
+    def guard_floods(self, flood: FloodControl) -> None:
         """Fold alike events into digests (consumer/flood.py); its timer runs on this stage's thread."""
         self.flood = flood
         flood.attach(self.submit)
@@ -166,14 +169,14 @@ class RulesStage(Worker):
         if refusal:
             return Parked(topo.INVALID_QUEUE, f"refused: {refusal}")
         if self.state is not None:
-            if delivery.consumer_tag != self._caught_up_for and not self._catch_up(delivery.consumer_tag):
+            if delivery.consumer_tag != self._caught_up_for and not self._catch_up(self.state, delivery.consumer_tag):
                 time.sleep(STATE_RETRY_PAUSE)
                 return Requeue()
             claim = self.state.claim(event.id, lambda planned: self._second_copy(delivery, event, planned))
             if claim == WAITING:
                 return Waiting()
             if claim is not None:
-                return Duplicate(event, claim)
+                return Duplicate(event, float(claim))
             self._claimed[delivery] = (event.id, None)
         try:
             result = self.plan(event)
@@ -201,21 +204,22 @@ class RulesStage(Worker):
             case Waiting():
                 return
         claimed = self._claimed.pop(delivery, None)
-        if claimed is not None:
-            delivery = Recorded(delivery, self.state, *claimed)
+        if claimed is not None and self.state is not None:
+            # A Recorded stands in for the delivery it wraps: the same attributes, its own ack and nack.
+            delivery = cast(Delivery, Recorded(delivery, self.state, *claimed))
         super().settle(delivery, outcome)
 
-    def _catch_up(self, consumer_tag: str) -> bool:
+    def _catch_up(self, state: RulesState, consumer_tag: str) -> bool:
         """The first event since (re)connecting: learn what other rules stages recorded meanwhile."""
         started = time.monotonic()
         try:
-            applied = self.state.catch_up()
+            applied = state.catch_up()
         except BrokerError as exc:
             log.warning("cannot catch up with %s (%s); returning the event to the queue", topo.STATE_STREAM, exc)
             return False
         self._caught_up_for = consumer_tag
         log.info("caught up with %s in %.2fs: %d record(s) of other rules stages, %d event id(s) known",
-                 topo.STATE_STREAM, time.monotonic() - started, applied, len(self.state.dedupe))
+                 topo.STATE_STREAM, time.monotonic() - started, applied, len(state.dedupe))
         if self.flood is not None:
             self.flood.reschedule()
         return True

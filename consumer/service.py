@@ -29,7 +29,7 @@ from .dedupe import DuplicateFilter
 from .definitions import declared_topology
 from .delivery_stage import DeliveryStage
 from .flood import flood_control
-from .health import Health, MonitoringServer, application
+from .health import Depths, Health, MonitoringServer, application
 from .metrics import Metrics, QueueDepths
 from .rules_stage import RulesStage
 from .state import RulesState
@@ -54,7 +54,7 @@ class StandbyAware:
     """Queue depths for the health check: a standby rules stage is not stuck on the events
     that wait for the active one (single active consumer)."""
 
-    def __init__(self, depths: QueueDepths, consumer: Consumer):
+    def __init__(self, depths: Depths, consumer: Consumer):
         self.depths = depths
         self.consumer = consumer
 
@@ -113,9 +113,10 @@ class Service:
             self.rules.on_event = self.metrics.on_event
             self.rules.trust = trust
             subscriptions.append(Subscription(topo.EVENTS_QUEUE, self.rules.handle, prefetch))
-            self.rules.guard_floods(flood_control(settings.flood, url))
+            flood = flood_control(settings.flood, url)
+            self.rules.guard_floods(flood)
             dedupe = DuplicateFilter(settings.dedupe.window, settings.dedupe.max)
-            self.rules.keep_state(RulesState(url, dedupe, self.rules.flood.guard, settings.queues.state_max_age_s))
+            self.rules.keep_state(RulesState(url, dedupe, flood.guard, settings.queues.state_max_age_s))
         if "delivery" in self.stages:
             make_transport(settings).close()  # fail at start on a bad omero.mail.bean
             if not settings.smtp.verify:

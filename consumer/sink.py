@@ -35,11 +35,11 @@ class MaildirHandler:
         self._box = mailbox.Maildir(self.maildir, create=True) if self.maildir else None
 
     async def handle_DATA(self, server, session, envelope: SMTPEnvelope) -> str:
-        data = envelope.original_content or envelope.content
-        if isinstance(data, str):
-            data = data.encode("utf-8")
+        # aiosmtpd calls this only after MAIL FROM and DATA: the sender and content are set.
+        content = envelope.original_content or envelope.content or b""
+        data = content.encode("utf-8") if isinstance(content, str) else content
         with self.lock:
-            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), data))
+            self.received.append(Received(envelope.mail_from or "", list(envelope.rcpt_tos), data))
             if self._box is not None:
                 self._box.add(data)
         return "250 Message accepted for delivery"

@@ -68,7 +68,9 @@ class Trust:
                    delivery_user=props["omero.mail.broker.delivery-user"], acts_for=acts_for)
 
     def may_broadcast_as(self, user: str | None, admin: str | None) -> bool:
-        return bool(user and admin) and (admin == user or admin in self.acts_for.get(user, ()))
+        if not user or not admin:
+            return False
+        return admin == user or admin in self.acts_for.get(user, ())
 
     def refuses_event(self, event: Event, routing_key: str, user_id: str | None) -> str | None:
         """Why the rules stage must not plan this event, or None."""

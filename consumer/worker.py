@@ -23,7 +23,7 @@ import queue
 import threading
 from collections import OrderedDict
 from itertools import islice
-from typing import Callable, Mapping
+from typing import Callable, Generic, Mapping, TypeVar
 
 from events import topology as topo
 from events.broker import Delivery, Message
@@ -75,7 +75,12 @@ class Crashes:
             return False
 
 
-class Worker:
+#: What one stage's :meth:`Worker.process` returns besides the outcomes every stage knows
+#: (the rules stage's duplicates); that stage's :meth:`Worker.settle` handles them.
+Extra = TypeVar("Extra")
+
+
+class Worker(Generic[Extra]):
     """One stage: a subclass sets these class attributes and implements :meth:`process`."""
 
     #: Thread names, ``<name>-<n>``.
@@ -105,7 +110,7 @@ class Worker:
         self._closed = False
         self._threads: list[threading.Thread] = []
 
-    def process(self, delivery: Delivery) -> Outcome:
+    def process(self, delivery: Delivery) -> Outcome | Extra:
         """What became of this message; everything else is :meth:`settle`'s."""
         raise NotImplementedError
 
@@ -178,7 +183,7 @@ class Worker:
         return Requeue()
 
     # -- the one place an outcome is logged, counted, reported and settled ---------------------
-    def settle(self, delivery: Delivery, outcome: Outcome) -> None:
+    def settle(self, delivery: Delivery, outcome: Outcome | Extra) -> None:
         match outcome:
             case Sent(mail=mail, attempts=attempts):
                 self._log_email(outcomes.SENT, mail, "")

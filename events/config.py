@@ -282,7 +282,7 @@ def read_omero_config_xml(path: str | os.PathLike, profile: str | None = None) -
         if Path(path).stat().st_size > MAX_OMERO_CONFIG_BYTES:
             raise ConfigError(f"refusing OMERO config {path}: larger than {MAX_OMERO_CONFIG_BYTES} bytes")
         # OMERO never writes a DTD, so none is accepted: no entities, no external subset.
-        root = SafeElementTree.parse(str(path), forbid_dtd=True).getroot()
+        tree = SafeElementTree.parse(str(path), forbid_dtd=True)
     except OSError as exc:
         raise ConfigError(f"cannot read OMERO config {path}: {exc.strerror}") from None
     except DefusedXmlException as exc:
@@ -290,8 +290,8 @@ def read_omero_config_xml(path: str | os.PathLike, profile: str | None = None) -
     except SafeElementTree.ParseError as exc:
         raise ConfigError(f"malformed OMERO config {path}: {exc}") from None
     profiles: dict[str, dict[str, str]] = {}
-    for block in root.iter("properties"):
-        props = {p.get("name"): p.get("value", "") for p in block.iter("property") if p.get("name")}
+    for block in tree.iter("properties"):
+        props = {name: p.get("value", "") for p in block.iter("property") if (name := p.get("name"))}
         profiles[block.get("id", "")] = props
     chosen = profile or os.environ.get("OMERO_CONFIG")
     if chosen:

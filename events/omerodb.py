@@ -45,7 +45,7 @@ def reason(exc: Exception, dsn: str) -> str:
         password = conninfo_to_dict(dsn).get("password")
     except psycopg.ProgrammingError:
         return type(exc).__name__
-    return text.replace(password, HIDDEN) if password else text
+    return text.replace(str(password), HIDDEN) if password else text
 
 
 def connect(dsn: str, application_name: str = "omero-mail", autocommit: bool = False) -> psycopg.Connection:

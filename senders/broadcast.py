@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import AbstractSet, Callable, Iterable, Mapping, Sequence
 
 from events.schemas import Event
 
@@ -127,7 +127,7 @@ def _found_or_error(experimenter, error: str, found: list, errors: list) -> None
         found.append(experimenter)
 
 
-def _unique(values: Iterable[str], exclude: set[str] = frozenset()) -> list[str]:
+def _unique(values: Iterable[str], exclude: AbstractSet[str] = frozenset()) -> list[str]:
     """Each value once, exactly equal ones together, as OMERO's HashSet keeps them."""
     seen = set(exclude)
     kept = []

@@ -77,7 +77,9 @@ class Window:
         return str(uuid.uuid5(_NAMESPACE, "\0".join((self.event_type, *self.key, self.first_event_id))))
 
     def describe_key(self) -> str:
-        return ", ".join(f"{name}={value}" for name, value in zip(self.rule.key_fields, self.key))
+        # Not strict: a window restored from the state stream keeps the key it was opened
+        # with, and the site may have changed the rule's key fields since.
+        return ", ".join(f"{name}={value}" for name, value in zip(self.rule.key_fields, self.key, strict=False))
 
     def fold(self, event_id: str, source: str, when: str, mails: list[Mail]) -> None:
         self.folded += 1

@@ -38,7 +38,9 @@ def split_recipients(to: str) -> list[str]:
     Every single recipient ``senders/address.py`` accepts comes back whole, so a ``to``
     of one address is read exactly as before; each part is checked again when built.
     """
-    parts, current, quoted, escaped = [], [], False, False
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
     for char in to:
         if escaped:
             escaped = False

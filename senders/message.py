@@ -5,8 +5,9 @@ more than sending (README, "Performance"): a broadcast repeats one subject and b
 thousands of times, so their encoded forms are cached and only To and Message-ID vary.
 
 It is also where header injection is stopped: an address must be a plain addr-spec
-(a recipient may have a display name, see ``senders/address.py``), and a control character (CR, LF, ...) in any header text becomes a space before the
-value is encoded, so no value can start a header, a recipient or a body part.
+(a recipient may have a display name, see ``senders/address.py``), and a control character
+(CR, LF, ...) in any header text becomes a space before the value is encoded, so no value
+can start a header, a recipient or a body part.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Mapping
+from xml.etree.ElementTree import Element
 
 from .rules import MailSender, OptionValue
 from .xmlread import SenderConfigError, build, line_of, local, property_value
@@ -62,7 +63,7 @@ class _Bean:
             resolved = _Bean(path, parent, beans, chain + (parent_name,))
             inherited = resolved.options
             self.class_name = self.class_name or resolved.class_name
-        self.options = {**inherited, **self.own_options(beans, chain)}
+        self.options: dict[str, OptionValue] = {**inherited, **self.own_options(beans, chain)}
 
     def fail(self, reason: str, element=None):
         raise SenderConfigError(self.path, line_of(element if element is not None else self.element), self.id, reason)
@@ -132,7 +133,7 @@ class _Bean:
 
 
 def load_spring(path: Path, root, properties: Mapping[str, str]) -> list[MailSender]:
-    beans: dict[str, object] = {}
+    beans: dict[str, Element] = {}
     for element in root:
         tag = local(element.tag)
         if tag == "description":

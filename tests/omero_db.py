@@ -104,7 +104,7 @@ class Transaction:
             cur.executemany("insert into eventlog (id, permissions, entityid, entitytype, action, event) "
                             "values (%s, -35, %s, %s, %s, %s)",
                             [(i, entityid, entitytype, action, self.event)
-                             for i, (action, entitytype, entityid) in zip(ids, self.logs)])
+                             for i, (action, entitytype, entityid) in zip(ids, self.logs, strict=True)])
         return ids
 
 

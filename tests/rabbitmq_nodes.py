@@ -89,7 +89,10 @@ class Node:
         return result
 
     def start(self) -> "Node":
-        """Launch the node (again, after :meth:`kill`, with its data); :meth:`wait_until_running` says when it answers."""
+        """Launch the node (again, after :meth:`kill`, with its data).
+
+        :meth:`wait_until_running` says when it answers.
+        """
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "rabbitmq-env.conf").write_text("")
         (self.dir / "enabled_plugins").write_text("[].\n")
@@ -106,13 +109,18 @@ class Node:
     def wait_until_running(self, timeout: float = START_TIMEOUT) -> "Node":
         deadline = time.monotonic() + timeout
         while True:
-            if self.process.poll() is not None:
-                raise NodeError(f"{self.name} exited ({self.process.returncode}) while starting: {self.output()}")
+            if (code := self._started().poll()) is not None:
+                raise NodeError(f"{self.name} exited ({code}) while starting: {self.output()}")
             if self.ctl("await_startup", "--timeout", "10", check=False).returncode == 0:
                 return self
             if time.monotonic() > deadline:
                 raise NodeError(f"{self.name} did not start within {timeout:.0f}s: {self.output()}")
             time.sleep(0.5)
+
+    def _started(self) -> subprocess.Popen:
+        if self.process is None:
+            raise NodeError(f"{self.name} was never started")
+        return self.process
 
     def output(self, lines: int = 20) -> str:
         """The last lines the server printed, for an error message."""
@@ -129,7 +137,7 @@ class Node:
         """``kill -9`` of the node's Erlang VM, as a crash would end it."""
         pid = int(self.ctl("eval", "list_to_integer(os:getpid()).").stdout.decode().strip())
         os.kill(pid, signal.SIGKILL)
-        self.process.wait(30)
+        self._started().wait(30)
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

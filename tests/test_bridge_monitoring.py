@@ -28,8 +28,8 @@ def test_metrics_count_events_by_type_and_health_says_active_and_caught_up(omero
         wait_for((tmp_path / "bridge-state.json").exists, 30, what="the bridge to start")
         with omero_db.transaction() as tx:
             tx.new_group("metered")
-        wait_for(lambda: 'omero_mail_bridge_events_published_total{type="object.created"} 1.0' in get(port, "/metrics")[1],
-                 30, what="the published event in /metrics")
+        published = 'omero_mail_bridge_events_published_total{type="object.created"} 1.0'
+        wait_for(lambda: published in get(port, "/metrics")[1], 30, what="the published event in /metrics")
         metrics = get(port, "/metrics")[1]
         assert "omero_mail_bridge_active 1.0" in metrics
         assert "omero_mail_bridge_lag_rows 0.0" in metrics

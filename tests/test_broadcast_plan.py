@@ -172,4 +172,5 @@ def test_ten_thousand_users_make_ten_thousand_mails_with_distinct_message_ids():
 
 
 def test_html_to_text_keeps_blocks_on_their_own_lines():
-    assert html_to_text("<h1>Down</h1><p>At <b>noon</b>&amp; after</p><script>x()</script>") == "Down\n\nAt noon& after\n"
+    html = "<h1>Down</h1><p>At <b>noon</b>&amp; after</p><script>x()</script>"
+    assert html_to_text(html) == "Down\n\nAt noon& after\n"

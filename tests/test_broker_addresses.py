@@ -61,7 +61,8 @@ def test_config_list_hides_the_password_of_every_url_in_the_list():
 def test_several_nodes_mean_quorum_queues_unless_the_queue_type_is_set():
     assert queue_settings(Properties({"omero.mail.broker.url": THREE})).type == "quorum"
     assert queue_settings(Properties({"omero.mail.broker.url": "amqp://u:p@h1/%2F"})).type == "classic"
-    assert queue_settings(Properties({"omero.mail.broker.url": THREE, "omero.mail.queue.type": "classic"})).type == "classic"
+    classic = Properties({"omero.mail.broker.url": THREE, "omero.mail.queue.type": "classic"})
+    assert queue_settings(classic).type == "classic"
 
 
 def test_a_publisher_skips_a_node_that_is_down_and_publishes_to_the_next(amqp_url):

@@ -42,7 +42,8 @@ def test_queues_in_the_definitions_carry_only_their_type_and_the_events_queue_it
 
 
 def test_quorum_queues_dead_letter_at_least_once_by_policy():
-    policies = {p["name"]: p["definition"] for p in definitions(topo.build((30_000,), queue_type="quorum"), "/")["policies"]}
+    quorum = definitions(topo.build((30_000,), queue_type="quorum"), "/")
+    policies = {p["name"]: p["definition"] for p in quorum["policies"]}
     for name in (topo.EVENTS_QUEUE, topo.OUTBOX_QUEUE, "omero.mail.retry.30s"):
         assert policies[name]["dead-letter-strategy"] == "at-least-once"
         assert policies[name]["overflow"] == "reject-publish"
@@ -114,6 +115,7 @@ def test_a_retry_queue_loaded_from_the_definitions_returns_mail_to_the_outbox(ra
             "sender": "serverUpMailSender", "mail_from": "omero@example.org", "to": "root@example.org",
             "subject": "s", "text": "t"}
     with Publisher(url) as publisher:
-        publisher.publish(Message(topo.MAIL_EXCHANGE, topo.retry_key(1000), json.dumps(mail).encode(), mail["message_id"]))
+        publisher.publish(Message(topo.MAIL_EXCHANGE, topo.retry_key(1000), json.dumps(mail).encode(),
+                                  mail["message_id"]))
     messages = smtp_server.wait_for_messages(1)
     assert messages[0]["Message-ID"] == "<retry@example.org>"

@@ -45,10 +45,12 @@ def create_omero_tables(dsn: str, experimenters=EXPERIMENTERS, groups=GROUPS) ->
             conn.execute("insert into experimentergroup (id, name) values (%s, %s)", (g["id"], g["name"]))
         link = 0
         for e in experimenters:
-            conn.execute("insert into experimenter (id, omename, firstname, lastname, email) values (%s, %s, %s, %s, %s)",
+            conn.execute("insert into experimenter (id, omename, firstname, lastname, email) "
+                         "values (%s, %s, %s, %s, %s)",
                          (e["id"], e["omeName"], e["firstName"], e["lastName"], e["email"]))
             for index, name in enumerate(e["groups"]):
-                conn.execute("insert into groupexperimentermap (id, parent, child, child_index) values (%s, %s, %s, %s)",
+                conn.execute("insert into groupexperimentermap (id, parent, child, child_index) "
+                             "values (%s, %s, %s, %s)",
                              (link, ids[name], e["id"], index))
                 link += 1
 

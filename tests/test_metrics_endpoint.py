@@ -45,8 +45,8 @@ def test_sent_emails_are_counted_by_sender(make_service, publish, smtp_server):
     service = metrics_service(make_service)
     publish("server.startup")
     smtp_server.wait_for_messages(2)
-    wait_for(lambda: sample(scrape(service)[1], 'omero_mail_emails_total{outcome="sent",sender="serverUpMailSender"}') == 2,
-             what="two sent emails counted")
+    sent = 'omero_mail_emails_total{outcome="sent",sender="serverUpMailSender"}'
+    wait_for(lambda: sample(scrape(service)[1], sent) == 2, what="two sent emails counted")
 
 
 def test_consumed_events_are_counted_by_type_and_invalid_ones_apart(make_service, publish, smtp_server):

@@ -46,7 +46,8 @@ def test_a_system_member_without_email_gets_nothing(make_service, publish, smtp_
     assert len(recipients) == 4 and not any("bob" in r or "guest" in r for r in recipients)
 
 
-def test_an_invalid_event_is_parked_with_its_reason_and_the_next_one_still_delivered(make_service, publish, smtp_server, props):
+def test_an_invalid_event_is_parked_with_its_reason_and_the_next_one_still_delivered(make_service, publish,
+                                                                                      smtp_server, props):
     make_service()
     publish("server.startup", raw=b'{"id": "not-a-uuid", "type": "server.startup"}')
     publish("server.startup")

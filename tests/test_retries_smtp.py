@@ -78,7 +78,8 @@ def test_a_recipient_refused_with_450_is_retried_alone_and_nobody_gets_the_mail_
     assert parked(url) == []
 
 
-def test_a_mail_still_failing_after_the_last_tier_is_parked_with_error_attempts_and_times(make_service, start_smtp, props):
+def test_a_mail_still_failing_after_the_last_tier_is_parked_with_error_attempts_and_times(make_service, start_smtp,
+                                                                                           props):
     server = start_smtp(FlakyHandler(failures=1_000))
     make_service(omero__mail__port=str(server.port), omero__mail__retry__delays="1s")
     url = props["omero.mail.broker.url"]

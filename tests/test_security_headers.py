@@ -15,7 +15,8 @@ from senders.mail import Mail
 
 from .conftest import take_all, wait_for, write_directory
 
-EVIL = "\r\nBcc: victim@evil.example\r\nX-Injected: yes\r\n\r\n--boundary\r\nContent-Type: text/html\r\n\r\n<b>forged</b>"
+EVIL = ("\r\nBcc: victim@evil.example\r\nX-Injected: yes\r\n\r\n"
+        "--boundary\r\nContent-Type: text/html\r\n\r\n<b>forged</b>")
 ALL_ON = """<?xml version="1.0" encoding="UTF-8"?>
 <mail-senders>
   <sender id="failedLoginMailSender" class="FailedLoginMailSender">

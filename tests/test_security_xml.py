@@ -17,7 +17,8 @@ SENDER = '<sender id="serverUpMailSender" class="ServerUpMailSender"/>'
 
 XXE_FILE = """<?xml version="1.0"?>
 <!DOCTYPE mail-senders [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
-<mail-senders><sender id="s" class="ServerUpMailSender"><property name="defaultBody" value="&secret;"/></sender></mail-senders>
+<mail-senders><sender id="s" class="ServerUpMailSender">\
+<property name="defaultBody" value="&secret;"/></sender></mail-senders>
 """
 BILLION_LAUGHS = """<?xml version="1.0"?>
 <!DOCTYPE mail-senders [
@@ -32,7 +33,8 @@ BILLION_LAUGHS = """<?xml version="1.0"?>
  <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
  <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
 ]>
-<mail-senders><sender id="s" class="ServerUpMailSender"><property name="defaultBody" value="&lol9;"/></sender></mail-senders>
+<mail-senders><sender id="s" class="ServerUpMailSender">\
+<property name="defaultBody" value="&lol9;"/></sender></mail-senders>
 """
 PARAMETER_ENTITY = """<?xml version="1.0"?>
 <!DOCTYPE mail-senders [<!ENTITY % remote SYSTEM "{url}/evil.dtd"> %remote;]>
@@ -42,7 +44,8 @@ EXTERNAL_DTD = """<?xml version="1.0"?>
 <mail-senders>""" + SENDER + "</mail-senders>\n"
 EXTERNAL_ENTITY_URL = """<?xml version="1.0"?>
 <!DOCTYPE mail-senders [<!ENTITY remote SYSTEM "{url}/secret">]>
-<mail-senders><sender id="s" class="ServerUpMailSender"><property name="defaultBody" value="&remote;"/></sender></mail-senders>
+<mail-senders><sender id="s" class="ServerUpMailSender">\
+<property name="defaultBody" value="&remote;"/></sender></mail-senders>
 """
 
 

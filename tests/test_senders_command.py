@@ -54,7 +54,8 @@ def test_an_empty_directory_lists_no_sender_while_mail_config_is_false(tmp_path,
 @pytest.mark.parametrize("text, expected", [
     ('<mail-senders>\n<sender id="a" class="ServerUpMailSender">\n', ":3: malformed XML"),
     ('<mail-senders>\n<recipe id="a"/>\n</mail-senders>', ":2: unknown element <recipe>"),
-    ('<mail-senders>\n<sender id="a" class="Pigeon"/>\n</mail-senders>', ":2: sender 'a': unknown sender class 'Pigeon'"),
+    ('<mail-senders>\n<sender id="a" class="Pigeon"/>\n</mail-senders>',
+     ":2: sender 'a': unknown sender class 'Pigeon'"),
     ('<!DOCTYPE m [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<mail-senders>&x;</mail-senders>',
      ":1: refused: EntitiesForbidden"),
 ])

@@ -115,7 +115,8 @@ def test_enabled_false_switches_a_sender_off(tmp_path):
     ('<bean id="x" class="ome.services.mail.FailedLoginMailSender"><constructor-arg>'
      '<bean class="ome.services.mail.MailSender"/></constructor-arg></bean>', "takes no constructor-arg"),
     ('<bean id="x" class="ome.services.mail.ServerUpMailSender"><constructor-arg>\n'
-     '<bean class="ome.services.mail.ObjectMailSender"/></constructor-arg></bean>', "must be a ome.services.mail.MailSender"),
+     '<bean class="ome.services.mail.ObjectMailSender"/></constructor-arg></bean>',
+     "must be a ome.services.mail.MailSender"),
     ('<bean id="x" class="org.example.Mailer"/>', "unknown sender class 'org.example.Mailer'"),
     ('<bean id="x" parent="abstractMailSender"/>', "needs a class"),
     ('<bean id="x" class="ome.services.mail.ServerUpMailSender"><lookup-method name="y"/></bean>',

@@ -56,7 +56,8 @@ def test_maildir_and_console_are_registered_entry_points():
 
 
 def test_a_module_colon_class_bean_loads_a_sites_own_transport():
-    transport = make_transport(read_settings(Properties({"omero.mail.bean": "tests.test_transports:RecordingTransport"})))
+    site = Properties({"omero.mail.bean": "tests.test_transports:RecordingTransport"})
+    transport = make_transport(read_settings(site))
     transport.send(Envelope("omero@example.org", ["root@example.org"], MESSAGE))
     assert isinstance(transport, RecordingTransport) and len(RecordingTransport.sent) == 1
 
@@ -72,7 +73,8 @@ def test_a_bean_that_is_not_a_transport_is_refused():
 
 
 def test_the_maildir_transport_files_each_message(tmp_path):
-    transport = make_transport(read_settings(Properties({"omero.mail.bean": "maildir", "omero.mail.maildir.path": str(tmp_path / "mail")})))
+    site = Properties({"omero.mail.bean": "maildir", "omero.mail.maildir.path": str(tmp_path / "mail")})
+    transport = make_transport(read_settings(site))
     transport.send(Envelope("omero@example.org", ["root@example.org"], MESSAGE))
     box = mailbox.Maildir(tmp_path / "mail", create=False)
     assert [m["Subject"] for m in box] == ["hello"]

@@ -78,7 +78,7 @@ def assert_same_apart_from_redactions(ours: str, stock: str) -> None:
     """Line for line equal, but where ours shows Django's stars in place of a value."""
     ours_lines, stock_lines = ours.split("\n"), stock.split("\n")
     assert len(ours_lines) == len(stock_lines)
-    for mine, theirs in zip(ours_lines, stock_lines):
+    for mine, theirs in zip(ours_lines, stock_lines, strict=True):
         if mine != theirs:
             assert HIDDEN in mine, (mine, theirs)
             pieces = re.split("'?" + re.escape(HIDDEN) + "'?", mine)

@@ -36,7 +36,8 @@ def test_the_subject_and_body_the_hooks_publish_are_mailed_as_they_are():
 
 
 def test_a_prefix_ending_in_a_space_is_not_given_another():
-    assert subject({**ERROR, "internal": True}, "[web] ") == "[web] ERROR (internal IP): Internal Server Error: /webclient/"
+    internal = {**ERROR, "internal": True}
+    assert subject(internal, "[web] ") == "[web] ERROR (internal IP): Internal Server Error: /webclient/"
 
 
 def test_a_broken_link_names_the_host():

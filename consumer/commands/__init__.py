@@ -1,25 +1,48 @@
-"""The subcommands of ``omero-mail``: every module here with ``register(subparsers)``.
+"""The subcommands of ``omero-mail``: the table below, and one module each with ``register(subparsers)``.
 
-A new command is a new module; nothing else needs editing.
+``omero-mail --help`` reads only the table. A command's module, and what it imports (pika,
+marshmallow, the senders), is loaded when that command is given. A new command is a new
+module and its line in :data:`COMMANDS`.
 """
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
+from argparse import Namespace
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from events.config import Properties
+
+#: Each command: the module here that registers it, and the line ``omero-mail --help`` shows.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "bridge": ("bridge", "publish a running OMERO's events from its database and log"),
+    "broadcast": ("broadcast", "email users, as `omero admin email`, through the queue"),
+    "config": ("config", "show or set properties (passwords hidden)"),
+    "consume": ("consume", "run the consumer (rules and delivery stages)"),
+    "declare": ("declare", "declare the RabbitMQ topology and exit"),
+    "definitions": ("definitions", "print the RabbitMQ definitions (JSON) of the topology"),
+    "failed": ("failed", "list, show, replay or purge emails that could not be delivered (omero.mail.failed)"),
+    "invalid": ("failed", "list, show, replay or purge events the rules stage refused (omero.mail.invalid)"),
+    "publish": ("publish", "publish one event and wait for the broker's confirm"),
+    "senders": ("senders", "list the active mail senders (and check their XML)"),
+    "sink": ("sink", "run a local SMTP server that files mails under a Maildir"),
+    "publish-spool": ("spool", "publish the events OMERO.web spooled while the broker was down"),
+}
 
 
 class CommandError(Exception):
     """A command that cannot do what was asked; the message is the one line printed."""
 
 
-def _discover():
-    modules = []
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        if hasattr(module, "register"):
-            modules.append(module)
-    return tuple(modules)
+def module(command: str) -> ModuleType:
+    """The module that registers ``command`` (a name in :data:`COMMANDS`), loaded now."""
+    return importlib.import_module(f"{__name__}.{COMMANDS[command][0]}")
 
 
-COMMANDS = _discover()
+def properties(args: Namespace) -> Properties:
+    """The effective properties for the global options ``--config`` and ``--omero-config``."""
+    from events.config import load
+
+    return load(config_files=args.config, omero_config=args.omero_config)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from . import properties
+
 
 def positive_id(text: str) -> int:
     try:
@@ -17,7 +19,7 @@ def positive_id(text: str) -> int:
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "bridge", help="publish a running OMERO's events from its database and log",
+        "bridge",
         description="Publish OMERO's events to RabbitMQ: eventlog rows of OMERO's database (omero.db.*, read-only) "
                     "as object.* and comment.added, and failed logins and server start/stop from "
                     "$OMERODIR/var/log/Blitz-0.log. One bridge per OMERO is active; others stand by. "
@@ -36,7 +38,6 @@ def run(args) -> int:
     from events.bridge.service import run as run_bridge
     from events.bridge.settings import bridge_settings
 
-    from ..cli import properties
 
     props = properties(args)
     if args.metrics_port is not None:

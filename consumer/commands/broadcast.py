@@ -12,6 +12,7 @@ elsewhere (a script, cron) it returns at once unless ``--wait`` is given; ``--no
 never waits. Waiting follows delivery through the broadcast's results queue
 (``consumer/results.py``) with a progress bar. ``broadcast status ID`` prints the same
 summary later: ``status`` as the first word is always that command, never a subject.
+Both are in ``broadcast_status.py``.
 
 With the publishers checked (``omero.mail.broker.check-publishers``) the command
 connects as the admin's own broker user (``consumer/credentials.py``), and ``--as``
@@ -25,15 +26,15 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
+
+from . import properties
+from .broadcast_status import broker_url, die, follow, status
 
 STATUS = "status"
 
 #: omero-py admin.py ``email``: ``die(12, ...)`` for a "no-body" error with parameters
 #: (no recipients, no body), ``die(13, "Failed to send emails:...")`` for every other one.
 EXIT_NO_BODY, EXIT_FAILED = 12, 13
-#: Ours: the broadcast went out but some emails failed, or the consumer refused it.
-EXIT_SOME_FAILED = 1
 
 
 def address(text: str) -> str:
@@ -73,7 +74,7 @@ def event_id(text: str) -> str:
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "broadcast", help="email users, as `omero admin email`, through the queue",
+        "broadcast",
         description="Email users as `omero admin email` does, through the queue: the sending goes on after "
                     "this command returns. `omero-mail broadcast status ID` shows a broadcast's outcome later.",
     )
@@ -138,36 +139,20 @@ def _body(args) -> str:
     return sys.stdin.read() if text == "-" else text
 
 
-def _die(code: int, text: str) -> int:
-    """omero-py cli.py ``die``: the text on stderr, the code returned."""
-    print(text, file=sys.stderr)
-    return code
-
-
 def _refused(exc) -> int:
     """A refusal as OMERO's CLI reports it (admin.py ``email``), our reason after OMERO's text."""
     if exc.omero is None:
-        return _die(EXIT_FAILED, f"Failed to send emails:\n{exc}")
+        return die(EXIT_FAILED, f"Failed to send emails:\n{exc}")
     name, text = exc.omero
     if name == "no-body":
-        return _die(EXIT_NO_BODY, f"ApiUsageException:{text}")
-    return _die(EXIT_FAILED, f"Failed to send emails:\nApiUsageException:{text} ({exc})")
+        return die(EXIT_NO_BODY, f"ApiUsageException:{text}")
+    return die(EXIT_FAILED, f"Failed to send emails:\nApiUsageException:{text} ({exc})")
 
 
 def _should_wait(args) -> bool:
     if args.no_wait:
         return False
     return args.wait is not None or sys.stdout.isatty()
-
-
-def broker_url(props) -> str:
-    """The admin's own broker login when publishers are checked, else the configured URL."""
-    from ..credentials import admin_url
-    from ..trust import Trust
-
-    if not Trust.from_properties(props).checked:
-        return props["omero.mail.broker.url"]
-    return admin_url(props, props["omero.mail.broadcast.user"])
 
 
 def check_acting_for(props, requested_by: str) -> None:
@@ -190,7 +175,6 @@ def send(args) -> int:
     from events.schemas import new_event
     from senders import broadcast
 
-    from ..cli import properties
     from ..service import make_directory
     from . import CommandError
 
@@ -250,7 +234,7 @@ def _known(args, directory) -> tuple[dict, list[str]]:
     ``find_user_by_id``'s "Not a valid user ID" for what is not a number: non-fatal,
     the rest still goes out.
     """
-    known = {"user_names": [], "user_ids": [], "group_names": [], "group_ids": []}
+    known: dict[str, list[str | int]] = {"user_names": [], "user_ids": [], "group_names": [], "group_ids": []}
     errors: list[str] = []
     for name in args.user_name:
         if directory.experimenter_by_name(name):
@@ -286,62 +270,3 @@ def _int(text: str) -> int | None:
         return int(text)
     except ValueError:
         return None
-
-
-def follow(url: str, event_id: str, limit: float) -> int:
-    from .. import results
-    from ..progress import Progress
-    from . import CommandError
-
-    reader = results.Reader(url, event_id)
-    if not reader.start():
-        reader.stop()
-        raise CommandError(f"cannot read the results of broadcast {event_id}")
-    deadline = time.monotonic() + limit if limit else None
-    progress = None
-    hinted = False
-    started = time.monotonic()
-    try:
-        while True:
-            tally = reader.snapshot()
-            if tally.planned is not None and tally.total:
-                progress = progress or Progress(tally.total, "Sending")
-                progress.update(tally.done, tally.total)
-            if tally.finished or (deadline is not None and time.monotonic() >= deadline):
-                break
-            if tally.planned is None and not hinted and time.monotonic() - started > 10:
-                hinted = True
-                print("No consumer has planned the broadcast yet (is `omero-mail consume` running? "
-                      "a refused broadcast is parked in omero.mail.invalid)", file=sys.stderr)
-            time.sleep(0.1)
-    finally:
-        if progress is not None:
-            progress.close()
-        reader.stop()
-    for line in tally.summary():
-        print(line)
-    if tally.refused is not None or tally.failed_only:
-        return EXIT_SOME_FAILED
-    if not tally.finished:
-        print(f"`omero-mail broadcast status {event_id}` follows the rest")
-    return 0
-
-
-def status(args, given: str) -> int:
-    from .. import results
-    from ..cli import properties
-
-    props = properties(args)
-    url = broker_url(props)
-    matches = results.find(url, given)
-    if not matches:
-        return _die(1, f"No broadcast {given!r} is known (none queued with this ID, or its outcomes expired "
-                       f"after omero.mail.broadcast.results.expires)")
-    if len(matches) > 1:
-        return _die(1, f"{given!r} is the start of {len(matches)} broadcast IDs: " + ", ".join(sorted(matches)))
-    [event_id] = matches
-    tally = results.read_all(url, event_id)
-    print(f"Broadcast {event_id}")
-    for line in tally.summary():
-        print(line)
-    return 0

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from events.config import is_known, nearest_known
 
-from . import CommandError
+from . import CommandError, properties
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("config", help="show or set properties (passwords hidden)")
+    parser = subparsers.add_parser("config")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="every effective property and where it comes from")
     listing.add_argument("--origin", action="store_true", help="show where each value was set")
@@ -35,7 +35,6 @@ def register(subparsers) -> None:
 def checked(args):
     from events.settings import read_settings
 
-    from ..cli import properties
 
     props = properties(args)
     read_settings(props)

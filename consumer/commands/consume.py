@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from . import properties
+
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("consume", help="run the consumer (rules and delivery stages)")
+    parser = subparsers.add_parser("consume")
     parser.add_argument("--stage", choices=["rules", "delivery", "all"], default="all",
                         help="run one stage only, to scale them apart (default: both)")
     parser.add_argument("--prefetch", type=int, metavar="N", help="messages in flight per stage "
@@ -15,7 +17,6 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..cli import properties
     from ..service import STAGES, run as run_service
 
     props = properties(args)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from . import properties
+
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("declare", help="declare the RabbitMQ topology and exit")
+    parser = subparsers.add_parser("declare")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
     from events.broker import declare_topology, redacted
 
-    from ..cli import properties
     from ..definitions import topology_for
 
     props = properties(args)

@@ -12,9 +12,11 @@ prints instead the commands that create those users and set the same permissions
 
 from __future__ import annotations
 
+from . import properties
+
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("definitions", help="print the RabbitMQ definitions (JSON) of the topology")
+    parser = subparsers.add_parser("definitions")
     parser.add_argument("--vhost", default="/", help="the virtual host the definitions are for (default /)")
     parser.add_argument("--queue-type", choices=["classic", "quorum"],
                         help="classic or quorum queues (default omero.mail.queue.type: auto is quorum "
@@ -31,7 +33,6 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..cli import properties
     from .. import roles
     from ..definitions import definitions, render
     from ..trust import ACTS_FOR, acting_for

@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 
-from . import CommandError
+from . import CommandError, properties
 
 COLUMNS = ("id", "when", "sender", "recipient", "subject", "attempts", "error")
 WIDTHS = {"id": 12, "when": 25, "sender": 24, "recipient": 28, "subject": 30, "attempts": 8, "error": 60}
@@ -28,9 +28,8 @@ def since(text: str):
 
 
 def register(subparsers) -> None:
-    for lot, what in (("failed", "emails that could not be delivered (omero.mail.failed)"),
-                      ("invalid", "events the rules stage refused (omero.mail.invalid)")):
-        parser = subparsers.add_parser(lot, help=f"list, show, replay or purge {what}")
+    for lot in ("failed", "invalid"):
+        parser = subparsers.add_parser(lot)
         actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
         listing = actions.add_parser("list", help="a table of the parked messages (nothing is taken off)")
         _filters(listing)
@@ -65,7 +64,6 @@ def _open(args):
     from events.broker import QueueBrowser
 
     from .. import parking
-    from ..cli import properties
 
     lot = parking.FAILED if args.lot == "failed" else parking.INVALID
     browser = QueueBrowser(properties(args)["omero.mail.broker.url"], lot.queue)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from . import properties
+
 
 def json_object(text: str) -> dict:
     try:
@@ -35,8 +37,8 @@ def data_fields() -> str:
 def register(subparsers) -> None:
     from events.schemas import EVENT_TYPES
 
-    parser = subparsers.add_parser("publish", help="publish one event and wait for the broker's confirm",
-                                   epilog=data_fields(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser("publish", epilog=data_fields(),
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("type", choices=EVENT_TYPES, metavar="TYPE", help=f"one of {', '.join(EVENT_TYPES)}")
     parser.add_argument("--data", type=json_object, default={}, metavar="JSON", help="the event's data, a JSON object")
     parser.add_argument("--source", default=None, help="who publishes (default omero.mail.source)")
@@ -48,7 +50,6 @@ def run(args) -> int:
     from events.broker import Message, Publisher
     from events.schemas import InvalidEvent, new_event
 
-    from ..cli import properties
 
     props = properties(args)
     try:

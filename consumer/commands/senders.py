@@ -7,9 +7,11 @@ does a missing directory, or one with no active sender while ``omero.mail.config
 
 from __future__ import annotations
 
+from . import properties
+
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("senders", help="list the active mail senders (and check their XML)")
+    parser = subparsers.add_parser("senders")
     parser.add_argument("--dir", help="senders directory (default omero.mail.senders.dir)")
     parser.set_defaults(func=run)
 
@@ -17,7 +19,6 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from senders.xmlconfig import NoSenders, active_senders, sender_files, senders_dir
 
-    from ..cli import properties
     from . import CommandError
 
     props = properties(args)

@@ -7,7 +7,7 @@ import threading
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("sink", help="run a local SMTP server that files mails under a Maildir")
+    parser = subparsers.add_parser("sink")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8025)
     parser.add_argument("--maildir", default="var/mail", help="where mails are filed (default var/mail)")

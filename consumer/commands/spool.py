@@ -12,9 +12,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from . import properties
+
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("publish-spool", help="publish the events OMERO.web spooled while the broker was down")
+    parser = subparsers.add_parser("publish-spool")
     parser.add_argument("file", type=Path, metavar="FILE", help="the spool file (OMERO_MAIL_SPOOL)")
     parser.set_defaults(func=run)
 
@@ -24,7 +26,6 @@ def run(args) -> int:
     from events.broker import Message, Publisher
     from events.schemas import InvalidEvent, load_event
 
-    from ..cli import properties
     from . import CommandError
 
     props = properties(args)

@@ -120,7 +120,7 @@ class EventlogReader:
             rows = [Row(*r) for r in self._execute(conn, _ABOVE, (cursor.high, self.batch))]
             gaps_read_whole = True
             if cursor.gaps:
-                lows, highs = zip(*cursor.gap_ranges())
+                lows, highs = zip(*cursor.gap_ranges(), strict=True)
                 in_gaps = [Row(*r) for r in self._execute(conn, _IN_GAPS, (list(lows), list(highs), self.batch))]
                 gaps_read_whole = len(in_gaps) < self.batch
                 rows = sorted(in_gaps + rows, key=lambda row: row.id)

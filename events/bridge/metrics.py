@@ -22,7 +22,8 @@ class BridgeMetrics:
                                  ["type"], registry=r)
         self.rows = Counter("omero_mail_bridge_eventlog_rows", "eventlog rows read", registry=r)
         self.skipped = Counter("omero_mail_bridge_rows_skipped",
-                               "eventlog rows that became no event, by reason (action, filtered, class, missing)", ["reason"], registry=r)
+                               "eventlog rows that became no event, by reason (action, filtered, class, missing)",
+                               ["reason"], registry=r)
         self.log_lines = Counter("omero_mail_bridge_log_lines", "Lines read from OMERO's log", registry=r)
         self.lag_rows = Gauge("omero_mail_bridge_lag_rows", "eventlog rows written by OMERO, not yet published",
                               registry=r)

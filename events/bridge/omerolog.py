@@ -1,9 +1,10 @@
 """The lines of OMERO's ``Blitz-0.log`` that are events: failed logins, server start and stop.
 
 OMERO's ``etc/logback.xml`` writes each line as
-``%date %-5level [%40.40logger{40}] \\(%10.10thread\\) %msg%n``::
+``%date %-5level [%40.40logger{40}] \\(%10.10thread\\) %msg%n`` (one line, wrapped here)::
 
-    2026-12-02 10:15:03,114 WARN  [  ome.security.auth.LoginAttemptListener] (l.Server-7) 1 failed logins for alice. Throttling for 3000
+    2026-12-02 10:15:03,114 WARN  [  ome.security.auth.LoginAttemptListener] (l.Server-7)
+        1 failed logins for alice. Throttling for 3000
 
 What is read, from OMERO's code (ome/omero-server, ome/omero-blitz):
 

@@ -32,7 +32,11 @@ _MODULE_OF = {
     "Parked": "admin", "QueueBrowser": "admin", "declare_topology": "admin", "queue_depths": "admin",
 }
 
-__all__ = sorted(_MODULE_OF)
+__all__ = [
+    "LOST", "BrokerError", "ConfirmTracker", "Consumer", "Delivery", "Done", "Message", "Parked", "PublishError",
+    "Publisher", "QueueBrowser", "Subscription", "TopologyRefused", "catch_up", "declare_topology", "parameters",
+    "properties", "queue_depths", "redacted",
+]
 
 
 def __getattr__(name: str):

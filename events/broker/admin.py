@@ -107,7 +107,7 @@ class QueueBrowser:
         self._connection = _connect(url, name)
         self._user_id = parameters(url)[0].credentials.username  # every node is logged into as the same user
         self._channel = self._connection.channel()
-        self._confirm = None
+        self._confirm: pika.adapters.blocking_connection.BlockingChannel | None = None
 
     def messages(self) -> list[Parked]:
         try:
@@ -115,7 +115,7 @@ class QueueBrowser:
         except pika.exceptions.ChannelClosedByBroker:
             self._channel = self._connection.channel()
             return []
-        found = []
+        found: list[Parked] = []
         while True:
             method, props, body = self._channel.basic_get(self.queue, auto_ack=False)
             if method is None:

@@ -8,6 +8,7 @@ the ``call_soon`` the consumer gives each :class:`ChannelState`: pika is not thr
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -152,7 +153,7 @@ class ChannelState:
                 done(results)
 
         for index, message in enumerate(messages):
-            self.publish(message, lambda reason, index=index: one(index, reason))
+            self.publish(message, functools.partial(one, index))
 
     def on_message(self, _channel, method, props, body) -> None:
         self.unsettled += 1

@@ -53,7 +53,7 @@ def _check(single: str, host: str, chunk: str) -> None:
         problem = "an empty host (two commas, or a comma at the end?)"
     else:
         try:
-            urlsplit(single).port
+            _port = urlsplit(single).port  # read for its ValueError on a port that is not a number
             pika.URLParameters(single)
         except (ValueError, TypeError, AttributeError) as exc:
             problem = " ".join(str(exc).split()) or type(exc).__name__

@@ -17,7 +17,7 @@ import time
 from typing import Callable, Sequence
 
 from pika.adapters.select_connection import IOLoop, SelectConnection
-from tenacity import Retrying, retry_if_result, wait_exponential_jitter
+from tenacity import RetryCallState, Retrying, retry_if_result, wait_exponential_jitter
 
 from .channel import ChannelState, Subscription
 from .connection import describe, node, parameters, redacted
@@ -108,9 +108,17 @@ class Consumer:
         """Connect, and again after tenacity's wait each time a connection fails before consuming."""
         Retrying(retry=retry_if_result(lambda consumed: not consumed and not self._stopping.is_set()),
                  wait=wait_exponential_jitter(initial=1.0, max=self.max_reconnect_delay),
-                 sleep=self._stopping.wait,
-                 before_sleep=lambda retry_state: self._reconnecting_in(retry_state.next_action.sleep),
+                 sleep=self._wait,
+                 before_sleep=self._reconnecting,
                  )(self._connect)
+
+    def _wait(self, seconds: float) -> None:
+        """Tenacity's sleep between attempts, cut short by :meth:`stop`."""
+        self._stopping.wait(seconds)
+
+    def _reconnecting(self, retry_state: RetryCallState) -> None:
+        action = retry_state.next_action
+        self._reconnecting_in(action.sleep if action is not None else 0.0)
 
     def _reconnecting_in(self, delay: float) -> None:
         self.reconnects += 1
@@ -194,14 +202,19 @@ class Consumer:
     # -- losing the connection or a channel ----------------------------------------
     def _on_connection_open_error(self, exc) -> None:
         log.error("cannot connect to RabbitMQ at %s: %s", redacted(self.url), describe(exc))
-        self._ioloop.stop()
+        self._stop_loop()
 
     def _on_connection_closed(self, _connection, reason) -> None:
         for state in list(self._channels.values()):
             state.retire("connection closed")
         if not self._stopping.is_set():
             log.warning("connection to RabbitMQ node %s closed: %s", self.node, describe(reason))
-        self._ioloop.stop()
+        self._stop_loop()
+
+    def _stop_loop(self) -> None:
+        """Called on the I/O loop, so it is there; its start() in :meth:`_connect` then returns."""
+        if self._ioloop is not None:
+            self._ioloop.stop()
 
     def _on_channel_closed(self, state: ChannelState, reason) -> None:
         state.retire("channel closed")

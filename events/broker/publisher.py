@@ -12,6 +12,7 @@ that publishes them again keeps their ids so the consumers know the copies.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import Callable, Sequence
@@ -114,7 +115,7 @@ class Publisher:
         tracker = self._tracker
         assert tracker is not None
         for index, message in enumerate(messages):
-            tracker.publish(message, lambda reason, index=index: results.__setitem__(index, reason))
+            tracker.publish(message, functools.partial(results.__setitem__, index))
         lost: BrokerError | None = None
         try:
             self._run_until(lambda: len(results) == len(messages), "confirm the messages")
@@ -126,7 +127,8 @@ class Publisher:
         # A confirm lost with the connection may have come in time or not: publish again.
         unknown = [i for i in range(len(messages)) if results.get(i, LOST) is not None]
         if unknown:
-            raise _Unconfirmed([messages[i] for i in unknown], str(lost) if lost else results[unknown[0]])
+            # Without a lost connection every message has its result, and an unknown one says LOST.
+            raise _Unconfirmed([messages[i] for i in unknown], str(lost) if lost else results.get(unknown[0]) or LOST)
 
     # -- waiting ---------------------------------------------------------------------
     def sleep(self, seconds: float) -> None:

@@ -20,6 +20,7 @@ import re
 import smtplib
 import socket
 import ssl
+from typing import Mapping
 
 from events.settings import Settings, SMTPSettings
 
@@ -88,6 +89,7 @@ class SMTPTransport(Transport):
         if self._smtp is not None:
             return
         where = f"{self.host}:{self.port}"
+        smtp: smtplib.SMTP
         try:
             if self.implicit_tls:
                 smtp = _QuietSMTPSSL(self.host, self.port, timeout=self.connect_timeout, context=self.ssl_context())
@@ -101,7 +103,8 @@ class SMTPTransport(Transport):
                 smtp.ehlo()
                 if not smtp.has_extn("starttls"):
                     smtp.close()
-                    raise TransientError(f"SMTP server {where} does not offer STARTTLS, which omero.mail.smtp.starttls.enable requires")
+                    raise TransientError(f"SMTP server {where} does not offer STARTTLS, "
+                                         "which omero.mail.smtp.starttls.enable requires")
                 smtp.starttls(context=self.ssl_context())
                 smtp.ehlo()
             if self.auth:
@@ -131,11 +134,11 @@ class SMTPTransport(Transport):
         """Send one message; return the recipients refused when others were accepted."""
         for attempt in (1, 2):
             reused = self._smtp is not None
-            self.open()
+            smtp = self._connection()
             try:
-                refused = self._smtp.sendmail(envelope.mail_from, list(envelope.recipients), envelope.data)
+                refused = smtp.sendmail(envelope.mail_from, list(envelope.recipients), envelope.data)
                 self.messages_sent += 1
-                return {rcpt: f"{code} {msg.decode('utf-8', 'replace')}" for rcpt, (code, msg) in refused.items()}
+                return _replies(refused)
             except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
                 # A reused connection the server has dropped (idle timeout): open a new one, once.
                 self.close()
@@ -143,9 +146,10 @@ class SMTPTransport(Transport):
                     raise TransientError(f"SMTP server {self.host}:{self.port} closed the connection: {exc}") from None
             except smtplib.SMTPRecipientsRefused as exc:
                 self._reset()
-                refused = {rcpt: f"{code} {msg.decode('utf-8', 'replace')}" for rcpt, (code, msg) in exc.recipients.items()}
+                replies = _replies(exc.recipients)
                 error = PermanentError if all(code >= 500 for code, _ in exc.recipients.values()) else TransientError
-                raise error("recipient refused: " + "; ".join(f"{r}: {m}" for r, m in refused.items()), refused) from None
+                reason = "; ".join(f"{rcpt}: {reply}" for rcpt, reply in replies.items())
+                raise error(f"recipient refused: {reason}", replies) from None
             except smtplib.SMTPResponseException as exc:
                 self._reset()
                 error = PermanentError if _permanent(exc.smtp_code) else TransientError
@@ -155,7 +159,15 @@ class SMTPTransport(Transport):
                 raise TransientError(f"SMTP error: {exc}") from None
         raise AssertionError("unreachable")
 
+    def _connection(self) -> smtplib.SMTP:
+        self.open()
+        if self._smtp is None:
+            raise AssertionError("open() returned without a connection")
+        return self._smtp
+
     def _reset(self) -> None:
+        if self._smtp is None:
+            return
         try:
             self._smtp.rset()
         except (smtplib.SMTPException, OSError):
@@ -165,6 +177,11 @@ class SMTPTransport(Transport):
 #: 5xx replies that refuse the client, not the message (TLS or login required or failed):
 #: fixed by configuration, so retried rather than parked at once.
 _CLIENT_REFUSED = frozenset({530, 534, 535, 538})
+
+
+def _replies(recipients: Mapping[str, tuple[int, bytes]]) -> Refused:
+    """smtplib's refused recipients as the transport contract has them: ``"550 reason"`` each."""
+    return {rcpt: f"{code} {msg.decode('utf-8', 'replace')}" for rcpt, (code, msg) in recipients.items()}
 
 
 def _permanent(code: int) -> bool:
