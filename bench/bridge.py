@@ -91,8 +91,10 @@ def metric(port: int, name: str) -> float:
 
 def transactions(conn: psycopg.Connection) -> int:
     with conn.transaction():
-        return int(conn.execute("select xact_commit + xact_rollback from pg_stat_database where datname = %s",
-                                (DATABASE,)).fetchone()[0])
+        row = conn.execute("select xact_commit + xact_rollback from pg_stat_database where datname = %s",
+                           (DATABASE,)).fetchone()
+        assert row is not None
+        return int(row[0])
 
 
 class BridgeProcess:
@@ -167,7 +169,8 @@ def run(url: str, workdir: Path, metrics_port: int, line) -> None:
                     time.sleep(0.05)
                 elapsed = time.time() - started
                 cpu = cpu_seconds(bridge.process.pid)
-                line(8, f"bridge catch-up ({CATCH_UP_ROWS:,} eventlog rows)", f"{CATCH_UP_ROWS / elapsed:,.0f} events/s",
+                line(8, f"bridge catch-up ({CATCH_UP_ROWS:,} eventlog rows)",
+                     f"{CATCH_UP_ROWS / elapsed:,.0f} events/s",
                      f"{elapsed:.1f} s incl. start; bridge CPU {1e6 * cpu / CATCH_UP_ROWS:,.0f} us/event; "
                      "target >= 5,000")
                 connection = pika.BlockingConnection(pika.URLParameters(url))

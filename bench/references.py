@@ -48,7 +48,8 @@ def naive_consumer(url: str, queue: str, count: int, port: int, addresses: dict[
         message["To"] = addresses[data["image_owner_id"]]
         message["Subject"] = "[OMERO] INSERT CommentAnnotation notification"
         message["Message-ID"] = f"<{event['id']}@bench.example.org>"
-        message.set_content(f"Modified objects:\nclass ome.model.annotations.CommentAnnotation:{data['comment_id']} - INSERT\n")
+        message.set_content("Modified objects:\nclass ome.model.annotations.CommentAnnotation:"
+                            f"{data['comment_id']} - INSERT\n")
         smtp.send_message(message)
         ch.basic_ack(method.delivery_tag)
         done += 1

@@ -55,6 +55,15 @@ class SinkProcess:
             raise RuntimeError("the sink did not start")
         return self
 
+    @property
+    def pid(self) -> int:
+        assert self.process.pid is not None
+        return self.process.pid
+
+    def reset(self) -> None:
+        """Forget what was accepted so far (``count()`` starts again at 0)."""
+        self.take()
+
     def count(self) -> int:
         self._control.send("count")
         return self._control.recv()
