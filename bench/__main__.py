@@ -278,11 +278,12 @@ def main() -> int:
               "lag p99 <= 2 s", flush=True)
         return 0
     finally:
+        # The vhost first: a Ctrl-C reaches the sink's process too, and stopping it then fails.
+        ctl("delete_vhost", VHOST)
+        shutil.rmtree(workdir, ignore_errors=True)
         if consumer is not None:
             consumer.stop()
         sink.stop()
-        ctl("delete_vhost", VHOST)
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
