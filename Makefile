@@ -31,8 +31,14 @@ test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The benchmark (RabbitMQ on localhost:5672 and rabbitmqctl needed): prints figures, asserts nothing.
-bench: venv
+# Its peers (the bench extra: Celery, Dramatiq) and py-spy for its profiles go into the venv first;
+# `python -m bench` without them prints that they are skipped.
+bench: venv $(VENV)/.bench
 	$(BIN)/python -m bench
+
+$(VENV)/.bench: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[bench]' py-spy
+	touch $@
 
 clean:
 	rm -rf $(VENV) var *.egg-info

@@ -4,7 +4,9 @@
 users, 4 10,000 comment.added events, 5 latency at a steady 200 events/s, 6 confirmed
 publishing, 7 consumer RSS; 8-10 the bridge from OMERO's database (``bench/bridge.py``);
 11-12 the fan-out and the many events again on a three-node cluster with quorum queues
-(``bench/cluster.py``).
+(``bench/cluster.py``); 13-17 the CPU per email against a lean sink, per stage, under
+py-spy and beside Celery and Dramatiq, then the targets (``bench/costs.py``). Figures 3
+and 4 also give the CPU per email of each process (``bench/cpu.py``).
 omero-mail runs as ``omero-mail consume`` in a subprocess
 (both stages, ``CONNECTIONS`` SMTP connections), exactly as a site runs it.
 """
@@ -33,7 +35,7 @@ from events.schemas import new_event
 from senders.mail import Mail, message_id
 from senders.message import build
 
-from . import bridge, cluster
+from . import bridge, cluster, costs, cpu
 from .references import naive_consumer, smtp_ceiling
 from .sink import SinkProcess
 from .startup import run as startup
@@ -110,11 +112,12 @@ def comment_message_id(event) -> str:
 class ConsumerProcess:
     """``omero-mail consume`` in a subprocess; RSS read from /proc."""
 
-    def __init__(self, properties: Path, log: Path, url: str = URL):
+    def __init__(self, properties: Path, log: Path, url: str = URL, stage: str = "all"):
         self.url = addresses(url)[0]
         self.log = log.open("w")
         self.process = subprocess.Popen([sys.executable, "-m", "consumer.cli", "--config", str(properties),
-                                         "consume"], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+                                         "consume", "--stage", stage], cwd=ROOT, stdout=self.log,
+                                        stderr=subprocess.STDOUT)
 
     def wait_connected(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -164,6 +167,7 @@ def main() -> int:
     sink = SinkProcess(free_port()).start()
     workdir = Path(tempfile.mkdtemp(prefix="omero-mail-bench-"))
     consumer = None
+    figures = costs.Figures()
     try:
         properties = write_site(workdir, sink.port)
         declare_topology(URL, topo.build())
@@ -204,27 +208,34 @@ def main() -> int:
         idle_rss, _ = consumer.memory_mb()
         publisher = Publisher(URL)
         delivered = 0
+        pids = {"consumer": consumer.process.pid, "RabbitMQ": cpu.rabbitmq_pid(), "sink": sink.pid}
 
         broadcast = new_event("admin.broadcast", {"subject": "Maintenance tonight", "body": "OMERO stops at 22:00.",
                                                   "everyone": True, "requested_by": "root"}, source="bench")
+        meter = cpu.Meter(pids, VHOST).start()
         started = time.time()
         publisher.publish(as_message(broadcast))
         finished = sink.wait_for(USERS)
+        figures.one_process["fan-out"] = meter.stop(USERS, finished - started)
         fanout = USERS / (finished - started)
         delivered += len(sink.take())
         _, peak_fanout = consumer.memory_mb()
         line(3, f"omero-mail fan-out (1 broadcast -> {USERS:,})", f"{fanout:,.0f} mails/s",
              f"{finished - started:.1f} s; ceiling x {fanout / ceiling:.2f}; naive x {fanout / naive:.2f}")
+        print(f"    one process (both stages); {figures.one_process['fan-out'].describe()}", flush=True)
 
         events = [as_message(comment(n % USERS + 1, n)) for n in range(MANY_EVENTS)]
+        meter = cpu.Meter(pids, VHOST).start()
         started = time.time()
         publisher.publish_many(events)
         finished = sink.wait_for(MANY_EVENTS)
+        figures.one_process["many events"] = meter.stop(MANY_EVENTS, finished - started)
         many = MANY_EVENTS / (finished - started)
         delivered += len(sink.take())
         _, peak_many = consumer.memory_mb()
         line(4, f"omero-mail many events ({MANY_EVENTS:,} comment.added)", f"{many:,.0f} mails/s",
              f"{finished - started:.1f} s; ceiling x {many / ceiling:.2f}; naive x {many / naive:.2f}")
+        print(f"    one process (both stages); {figures.one_process['many events'].describe()}", flush=True)
 
         published_at = {}
         started = time.monotonic()
@@ -240,6 +251,7 @@ def main() -> int:
         p50, p99 = statistics.median(latencies), latencies[int(0.99 * (len(latencies) - 1))]
         line(5, f"latency publish -> SMTP accepted at {RATE}/s", f"p50 {p50:.1f} / p99 {p99:.1f} ms",
              "target p99 <= 50 ms")
+        figures.p99_ms = p99
         line(6, "publisher, confirms pipelined", f"{publish_rate:,.0f} events/s", "target >= 5,000")
 
         rss = []
@@ -251,6 +263,7 @@ def main() -> int:
             rss.append(consumer.memory_mb()[0])
         publisher.close()
         current, peak = consumer.memory_mb()
+        figures.rss_peak_mb, figures.rss_after_each = max(peak, peak_fanout, peak_many), rss
         line(7, "consumer RSS: idle / peak in 3 / peak in 4",
              f"{idle_rss:.0f} / {peak_fanout:.0f} / {peak_many:.0f} MB", "target <= 80 MB")
         line(7, f"consumer RSS after each 20,000 to {delivered:,} emails",
@@ -260,16 +273,19 @@ def main() -> int:
         bridge.run(URL, workdir, free_port(), line)
         cluster.run(workdir, sink, line, ConsumerProcess, write_site, as_message, comment, USERS, MANY_EVENTS,
                     {"fanout": fanout, "many": many})
+        costs.run(costs.Harness(workdir, VHOST, ctl, line, write_site, ConsumerProcess, as_message, comment, address,
+                                free_port, USERS, MANY_EVENTS), sink, figures)
         print("\ntargets: fan-out and many events >= 0.6 x ceiling and >= 2 x naive; p99 <= 50 ms; "
               "publisher >= 5,000/s; RSS <= 80 MB and flat; bridge catch-up >= 5,000 events/s, "
               "lag p99 <= 2 s", flush=True)
         return 0
     finally:
+        # The vhost first: a Ctrl-C reaches the sink's process too, and stopping it then fails.
+        ctl("delete_vhost", VHOST)
+        shutil.rmtree(workdir, ignore_errors=True)
         if consumer is not None:
             consumer.stop()
         sink.stop()
-        ctl("delete_vhost", VHOST)
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

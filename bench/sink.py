@@ -14,7 +14,7 @@ _MESSAGE_ID = re.compile(rb"^Message-ID:\s*(<[^>\r\n]+>)", re.I | re.M)
 
 
 class _Handler:
-    def __init__(self):
+    def __init__(self) -> None:
         self.lock = threading.Lock()
         self.accepted: list[tuple[str, float]] = []
 
@@ -54,6 +54,15 @@ class SinkProcess:
         if self._control.recv() != "ready":
             raise RuntimeError("the sink did not start")
         return self
+
+    @property
+    def pid(self) -> int:
+        assert self.process.pid is not None
+        return self.process.pid
+
+    def reset(self) -> None:
+        """Forget what was accepted so far (``count()`` starts again at 0)."""
+        self.take()
 
     def count(self) -> int:
         self._control.send("count")
