@@ -22,6 +22,7 @@ from tenacity import RetryCallState, Retrying, retry_if_result, wait_exponential
 from .channel import ChannelState, Subscription
 from .connection import describe, node, parameters, redacted
 from .errors import BrokerError
+from .handoff import Handoff
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class Consumer:
         self._stopping = threading.Event()
         self._draining = False
         self._io_thread: int | None = None
+        self._handoff = Handoff()
 
     # -- public ----------------------------------------------------------------
     def run(self) -> None:
@@ -92,7 +94,7 @@ class Consumer:
                 pass
 
     def call_soon(self, fn: Callable, *args) -> None:
-        """Run ``fn(*args)`` on the I/O loop. Thread-safe."""
+        """Run ``fn(*args)`` on the I/O loop, in order; one wake-up per batch (:mod:`.handoff`). Thread-safe."""
         if threading.get_ident() == self._io_thread:
             fn(*args)
             return
@@ -100,7 +102,7 @@ class Consumer:
         if ioloop is None:
             return
         try:
-            ioloop.add_callback_threadsafe(lambda: fn(*args))
+            self._handoff.submit(ioloop.add_callback_threadsafe, fn, *args)
         except Exception:  # noqa: BLE001 - loop closed: the broker requeues the message
             log.debug("I/O loop gone; dropping a settle/publish", exc_info=True)
 
