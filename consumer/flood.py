@@ -28,7 +28,7 @@ from senders.flood import FloodGuard, Window, change, digest_mails, rules_from_s
 from senders.mail import Mail
 from senders.plan import Plan
 
-from .rules_stage import outbox_message
+from .outbox import outbox_message
 
 log = logging.getLogger(__name__)
 

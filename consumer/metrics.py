@@ -21,7 +21,7 @@ from senders.mail import Mail
 from senders.plan import Plan
 
 from . import outcomes
-from .rules_stage import OCCURRED_AT
+from .outbox import OCCURRED_AT
 
 log = logging.getLogger(__name__)
 

@@ -24,11 +24,10 @@ from events import topology as topo
 from events.broker import BrokerError, Delivery, Message
 from events.schemas import Event, InvalidEvent, load_event
 from senders.directory import Directory
-from senders.mail import Mail
 from senders.plan import Plan, PlanRefused, plan
 from senders.rules import MailSender
 
-from . import outcomes
+from .outbox import outbox_message
 from .outcomes import Folded, Outcome, Parked, Planned, Requeue
 from .state import WAITING, RulesState
 from .worker import Worker
@@ -44,23 +43,6 @@ ALWAYS_ON = frozenset({"admin.broadcast", "web.error"})
 
 #: Outbox messages built and published at a time for one event (see ``Worker._publish_slice``).
 PUBLISH_SLICE = 1000
-
-#: The event's ``occurred_at``, carried to the delivery stage for the latency metric.
-OCCURRED_AT = "x-omero-mail-occurred-at"
-
-
-def outbox_message(mail: Mail, occurred_at: str = "") -> Message:
-    headers = {outcomes.EVENT_ID: mail.event_id, outcomes.SENDER: mail.sender, outcomes.RECIPIENT: mail.to}
-    if occurred_at:
-        headers[OCCURRED_AT] = occurred_at
-    return Message(
-        exchange=topo.MAIL_EXCHANGE,
-        routing_key=topo.OUTBOX_KEY,
-        body=mail.to_json(),
-        message_id=mail.message_id,
-        headers=headers,
-    )
-
 
 #: Seconds before an event is given back when the state stream cannot be read.
 STATE_RETRY_PAUSE = 1.0

@@ -18,7 +18,7 @@ import threading
 import uuid
 from collections import Counter
 
-from consumer.rules_stage import outbox_message
+from consumer.outbox import outbox_message
 from consumer.sink import MaildirHandler, Received
 from events import topology as topo
 from events.broker import Parked, Publisher, QueueBrowser, declare_topology
