@@ -12,8 +12,9 @@ import asyncio
 import multiprocessing
 import multiprocessing.sharedctypes
 import signal
-import time
 from typing import Any
+
+from .sink import wait_for_count
 
 _END = b"\r\n.\r\n"
 _REPLIES = {
@@ -106,12 +107,7 @@ class LeanSink:
 
     def wait_for(self, count: int, timeout: float = 600.0, poll: float = 0.02) -> float:
         """Block until ``count`` messages were accepted; return the time.time() of the last check."""
-        deadline = time.monotonic() + timeout
-        while self.count() < count:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the lean sink got {self.count()} of {count} messages in {timeout:.0f}s")
-            time.sleep(poll)
-        return time.time()
+        return wait_for_count(self.count, count, timeout, poll, "the lean sink")
 
     def stop(self) -> None:
         self.process.terminate()

@@ -7,6 +7,7 @@ import multiprocessing
 import re
 import threading
 import time
+from typing import Callable
 
 from aiosmtpd.controller import Controller
 
@@ -75,13 +76,18 @@ class SinkProcess:
 
     def wait_for(self, count: int, timeout: float = 600.0, poll: float = 0.02) -> float:
         """Block until ``count`` messages were accepted; return the time.time() of the last check."""
-        deadline = time.monotonic() + timeout
-        while self.count() < count:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the sink got {self.count()} of {count} messages in {timeout:.0f}s")
-            time.sleep(poll)
-        return time.time()
+        return wait_for_count(self.count, count, timeout, poll, "the sink")
 
     def stop(self) -> None:
         self._control.send("stop")
         self.process.join(10)
+
+
+def wait_for_count(count: Callable[[], int], wanted: int, timeout: float, poll: float, name: str) -> float:
+    """Poll ``count()`` until it reaches ``wanted``; the time.time() of the last check. Both sinks wait so."""
+    deadline = time.monotonic() + timeout
+    while count() < wanted:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name} got {count()} of {wanted} messages in {timeout:.0f}s")
+        time.sleep(poll)
+    return time.time()
