@@ -16,10 +16,11 @@ import threading
 import time
 from typing import Callable, Sequence
 
-from pika.adapters.select_connection import IOLoop, SelectConnection
+from pika.adapters.select_connection import IOLoop
 from tenacity import RetryCallState, Retrying, retry_if_result, wait_exponential_jitter
 
 from .channel import ChannelState, Subscription
+from .coalescing import CoalescingConnection
 from .connection import describe, node, parameters, redacted
 from .errors import BrokerError
 from .handoff import Handoff
@@ -59,7 +60,7 @@ class Consumer:
         #: The node (``host:port``) of the open connection, or None.
         self.node: str | None = None
         self._ioloop: IOLoop | None = None
-        self._connection: SelectConnection | None = None
+        self._connection: CoalescingConnection | None = None
         self._channels: dict[str, ChannelState] = {}
         self._consuming = False
         self._stopping = threading.Event()
@@ -142,7 +143,7 @@ class Consumer:
         # pika tries the nodes in turn and hands over the first connection that opens.
         self._connection = None
         self._ioloop = IOLoop()
-        SelectConnection.create_connection(parameters(self.url, heartbeat=self.heartbeat, name=self.name),
+        CoalescingConnection.create_connection(parameters(self.url, heartbeat=self.heartbeat, name=self.name),
                                            self._on_connection_done, custom_ioloop=self._ioloop)
         self._io_thread = threading.get_ident()
         try:
