@@ -16,8 +16,10 @@ from . import outcomes
 OCCURRED_AT = "x-omero-mail-occurred-at"
 
 
-def outbox_message(mail: Mail, occurred_at: str = "") -> Message:
-    headers = {outcomes.EVENT_ID: mail.event_id, outcomes.SENDER: mail.sender, outcomes.RECIPIENT: mail.to}
+def outbox_message(mail: Mail, occurred_at: str = "", report: bool = True) -> Message:
+    """``report``: whether the delivery stage reports the email's ``sent`` (consumer/outcomes.py)."""
+    headers = {outcomes.EVENT_ID: mail.event_id, outcomes.SENDER: mail.sender, outcomes.RECIPIENT: mail.to,
+               outcomes.REPORT: outcomes.REPORT_ALL if report else outcomes.REPORT_FAILURES}
     if occurred_at:
         headers[OCCURRED_AT] = occurred_at
     return Message(

@@ -7,7 +7,13 @@ into logs, metrics, published copies and reports, and the ack or nack.
 Parked messages (``omero.mail.invalid``, ``omero.mail.failed``) keep the original body
 and say why in ``x-omero-mail-*`` headers, which is what ``omero-mail failed`` lists.
 Outcomes go to the ``omero.mail.results`` exchange (routing key ``<event id>.<outcome>``)
-for progress bars and audit; nobody has to listen.
+for progress bars and audit; nobody has to listen. Retries, failures and refusals are
+always reported. An event's ``planned`` and each of its emails' ``sent`` are reported for
+the events someone follows: a broadcast (``omero-mail broadcast`` declares its results
+queue before publishing it), or every event with ``omero.mail.results.all``. For the
+others nobody listens, and those two reports were two of the five broker publishes an
+email cost. The rules stage decides, and tells the delivery stage in the outbox header
+:data:`REPORT`.
 """
 
 from __future__ import annotations
@@ -37,6 +43,11 @@ SENDER = "x-omero-mail-sender"
 RECIPIENT = "x-omero-mail-recipient"
 #: Envelope recipients still owed the mail (after a partial refusal); absent = all of them.
 RECIPIENTS = "x-omero-mail-recipients"
+#: On an outbox message: :data:`REPORT_ALL` (its ``sent`` is reported too) or :data:`REPORT_FAILURES`.
+REPORT = "x-omero-mail-report"
+REPORT_ALL, REPORT_FAILURES = "all", "failures"
+#: Event types whose planned and sent outcomes are always reported: their command follows them.
+FOLLOWED_TYPES = frozenset({"admin.broadcast"})
 #: When the replay tool put a parked message back.
 REPLAYED_AT = "x-omero-mail-replayed-at"
 #: Headers RabbitMQ adds on dead-lettering; a message we publish again starts without them.
@@ -97,6 +108,8 @@ class Planned:
     plan: Plan
     messages: Iterator[Message]
     slice_size: int
+    #: Whether the event's ``planned`` outcome is reported (:data:`FOLLOWED_TYPES`).
+    report: bool = True
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,7 @@ class Folded:
 
     event: Event
     plan: Plan
+    report: bool = True
 
 
 @dataclass(frozen=True)
@@ -113,6 +127,11 @@ class Requeue:
 
 
 Outcome = Sent | Retry | Parked | PartlySent | Planned | Folded | Requeue
+
+
+def reports_sent(headers: Mapping) -> bool:
+    """Whether an outbox message's ``sent`` is reported; one published before :data:`REPORT` existed is."""
+    return headers.get(REPORT) != REPORT_FAILURES
 
 
 def this_attempt(headers: Mapping) -> int:

@@ -28,7 +28,7 @@ from senders.plan import Plan, PlanRefused, plan
 from senders.rules import MailSender
 
 from .outbox import outbox_message
-from .outcomes import Folded, Outcome, Parked, Planned, Requeue
+from .outcomes import FOLLOWED_TYPES, Folded, Outcome, Parked, Planned, Requeue
 from .state import WAITING, RulesState
 from .worker import Worker
 
@@ -107,8 +107,11 @@ class RulesStage(Worker[Duplicate | Waiting]):
     crash_reason = "rules stage crashed"
 
     def __init__(self, senders: Sequence[MailSender], directory: Callable[[], Directory], mail_from: str,
-                 enabled: bool = True, planners: dict[str, Callable[[Event], Plan]] | None = None):
+                 enabled: bool = True, planners: dict[str, Callable[[Event], Plan]] | None = None,
+                 report_all: bool = False):
         super().__init__(threads=1)
+        #: ``omero.mail.results.all``: report every event's planned and sent, not only broadcasts'.
+        self.report_all = report_all
         self.senders = list(senders)
         self.directory = directory
         self.mail_from = mail_from
@@ -172,10 +175,12 @@ class RulesStage(Worker[Duplicate | Waiting]):
         if self.state is not None:
             change = self.flood.change(event, result, folded) if self.flood is not None else None
             self._claimed[delivery] = (event.id, self.state.event_record(event.id, change))
+        report = self.report_all or event.type in FOLLOWED_TYPES
         if folded:
-            return Folded(event, result)
+            return Folded(event, result, report)
         occurred_at = event.occurred_at.isoformat()
-        return Planned(event, result, (outbox_message(mail, occurred_at) for mail in result.mails), PUBLISH_SLICE)
+        return Planned(event, result, (outbox_message(mail, occurred_at, report) for mail in result.mails),
+                       PUBLISH_SLICE, report)
 
     def settle(self, delivery: Delivery, outcome) -> None:
         match outcome:

@@ -189,8 +189,9 @@ class Worker(Generic[Extra]):
                 self._log_email(outcomes.SENT, mail, "")
                 self.on_outcome(outcomes.SENT, mail, "")
                 self.on_accepted(delivery.headers)
-                delivery.publish(outcomes.result(mail.event_id, outcomes.SENT, message_id=mail.message_id,
-                                                 sender=mail.sender, recipient=mail.to, attempts=attempts))
+                if outcomes.reports_sent(delivery.headers):
+                    delivery.publish(outcomes.result(mail.event_id, outcomes.SENT, message_id=mail.message_id,
+                                                     sender=mail.sender, recipient=mail.to, attempts=attempts))
                 delivery.ack()
             case Retry() | Parked():
                 self._move(delivery, [self._copy(delivery, outcome)])
@@ -203,11 +204,13 @@ class Worker(Generic[Extra]):
                 self.log.info("event %s %s: %d email(s) from %s; %d without email, %d invalid", event.id, event.type,
                               len(plan.mails), ", ".join(plan.senders) or "no sender", plan.no_email, plan.invalid)
                 self._publish_slice(delivery, outcome, 0)
-            case Folded(event=event, plan=plan):
+            case Folded(event=event, plan=plan, report=report):
                 self.on_event(event.type, Plan(senders=plan.senders))
-                report = outcomes.result(event.id, outcomes.PLANNED, type=event.type, total=0, folded=1,
-                                         senders=plan.senders)
-                delivery.publish(report, lambda _reason: delivery.ack())
+                if not report:
+                    delivery.ack()
+                    return
+                delivery.publish(outcomes.result(event.id, outcomes.PLANNED, type=event.type, total=0, folded=1,
+                                                 senders=plan.senders), lambda _reason: delivery.ack())
             case Requeue():
                 delivery.nack(requeue=True)
 
@@ -227,12 +230,13 @@ class Worker(Generic[Extra]):
         messages = list(islice(planned.messages, planned.slice_size))
         published += len(messages)
         last = published >= len(plan.mails)
-        if last:
+        report = last and planned.report
+        if report:
             messages.append(outcomes.result(event.id, outcomes.PLANNED, type=event.type, total=len(plan.mails),
                                             no_email=plan.no_email, invalid=plan.invalid, senders=plan.senders))
 
         def confirmed(reasons: list) -> None:
-            failed = [r for r in (reasons[:-1] if last else reasons) if r]
+            failed = [r for r in (reasons[:-1] if report else reasons) if r]
             if failed:
                 self.log.warning("event %s: %d outbox message(s) not confirmed (%s); returning it to the queue",
                                  event.id, len(failed), failed[0])

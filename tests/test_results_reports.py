@@ -1,0 +1,86 @@
+"""What reaches omero.mail.results: failures always; planned and sent for broadcasts, or for all.
+
+Real broker, real SMTP server, and a queue bound to every outcome (``#``), as an audit
+reader would bind one.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pika
+import pytest
+
+from events import topology as topo
+
+from .conftest import take_all, wait_for
+from .faults import RefusingHandler
+
+
+@pytest.fixture
+def audit(props, publish):
+    """A queue bound to every outcome; returns a function giving (event id, outcome) pairs taken so far."""
+    url = props["omero.mail.broker.url"]
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    channel = connection.channel()
+    channel.queue_declare("audit", durable=True)
+    channel.queue_bind("audit", topo.RESULTS_EXCHANGE, "#")
+    connection.close()
+    taken: list[tuple[str, str]] = []
+
+    def outcomes() -> list[tuple[str, str]]:
+        for _headers, body in take_all(url, "audit"):
+            report = json.loads(body)
+            taken.append((report["event_id"], report["outcome"]))
+        return taken
+
+    return outcomes
+
+
+def broadcast(publish):
+    return publish("admin.broadcast", {"subject": "Maintenance", "body": "Tonight.", "everyone": True,
+                                       "requested_by": "root"})
+
+
+#: The users a broadcast to everyone reaches in the test directory: root, alice and carol.
+EVERYONE = 3
+
+
+def test_a_broadcast_reports_its_plan_and_each_email_sent(make_service, publish, smtp_server, audit):
+    make_service()
+    event = broadcast(publish)
+    wait_for(lambda: audit().count((event.id, "sent")) == EVERYONE, what="each email's sent")
+    assert audit().count((event.id, "planned")) == 1
+
+
+def test_an_event_senders_emails_are_not_reported_sent_by_default(make_service, publish, smtp_server, audit):
+    make_service()
+    startup = publish("server.startup", {"server": "omero-1"})
+    smtp_server.wait_for_messages(2)
+    # A broadcast published after it, and reported, marks the point where its reports would be.
+    marker = broadcast(publish)
+    wait_for(lambda: audit().count((marker.id, "sent")) == EVERYONE, what="the marker's emails sent")
+    assert [outcome for event_id, outcome in audit() if event_id == startup.id] == []
+
+
+def test_every_event_reports_planned_and_sent_with_results_all(make_service, publish, smtp_server, audit):
+    make_service(**{"omero.mail.results.all": "true"})
+    startup = publish("server.startup", {"server": "omero-1"})
+    wait_for(lambda: audit().count((startup.id, "sent")) == 2, what="each email's sent")
+    assert audit().count((startup.id, "planned")) == 1
+
+
+def test_a_failed_email_is_reported_whatever_the_event(make_service, publish, start_smtp, audit):
+    server = start_smtp(RefusingHandler({"root@example.org": "554 5.7.1 Rejected"}))
+    make_service(omero__mail__port=str(server.port))
+    startup = publish("server.startup", {"server": "omero-1"})
+    wait_for(lambda: (startup.id, "failed") in audit(), what="the refused email reported failed")
+    assert [outcome for event_id, outcome in audit() if event_id == startup.id] == ["failed"]
+
+
+def test_an_outbox_message_from_before_the_report_header_is_reported_sent():
+    from consumer import outcomes
+
+    assert outcomes.reports_sent({}) is True
+    assert outcomes.reports_sent({outcomes.REPORT: outcomes.REPORT_ALL}) is True
+    assert outcomes.reports_sent({outcomes.REPORT: outcomes.REPORT_FAILURES}) is False
