@@ -186,6 +186,30 @@ def event_id_of(body: bytes) -> str:
     return value if isinstance(value, str) and value.isprintable() and 0 < len(value) <= 64 else ""
 
 
+def sent_entry(mail: Mail, attempts: int) -> dict:
+    """One email of a ``sent`` report."""
+    return {"message_id": mail.message_id, "sender": mail.sender, "recipient": mail.to, "attempts": attempts}
+
+
+def sent_report(event_id: str, entries: list[dict]) -> Message:
+    """The ``sent`` outcome of one email (its fields in the body, as always), or of several
+    (``emails``: a list of those fields; consumer/sent_reports.py)."""
+    if len(entries) == 1:
+        return result(event_id, SENT, **entries[0])
+    return result(event_id, SENT, emails=entries)
+
+
+def emails_of(report: dict) -> list[dict]:
+    """Each email's own outcome in a report: itself, or each of its ``emails`` with the report's fields."""
+    if not isinstance(report, dict):
+        return []
+    listed = report.get("emails")
+    if not isinstance(listed, list):
+        return [report]
+    shared = {key: value for key, value in report.items() if key != "emails"}
+    return [{**shared, **each} for each in listed if isinstance(each, dict)]
+
+
 def result(event_id: str, outcome: str, **fields) -> Message:
     body = {"event_id": event_id, "outcome": outcome, "at": now_iso(), **fields}
     return Message(

@@ -4,7 +4,8 @@
 ``omero.mail.results`` with ``<event id>.#``) BEFORE it publishes the event, so no
 outcome is missed however fast the consumers are. The queue keeps every outcome (the
 rules stage's ``planned`` with total/no_email/invalid, the delivery stage's ``sent``,
-``retrying``, ``failed`` per email) until ``omero.mail.broadcast.results.expires`` after
+``retrying``, ``failed`` per email; a ``sent`` may report several emails of the broadcast
+at once, consumer/sent_reports.py) until ``omero.mail.broadcast.results.expires`` after
 it was last read (RabbitMQ's ``x-expires``), so ``broadcast status ID`` works days later.
 
 The command also publishes a ``queued`` outcome first, so a known broadcast's queue is
@@ -172,11 +173,12 @@ class Reader:
         except ValueError:
             return
         # A redelivery after a reconnect carries the same body: count it once.
-        key = (result.get("outcome"), result.get("message_id"), result.get("attempts"), result.get("at"))
         with self._lock:
-            if key not in self._seen:
-                self._seen.add(key)
-                self.tally.add(result)
+            for each in outcomes.emails_of(result):
+                key = (each.get("outcome"), each.get("message_id"), each.get("attempts"), each.get("at"))
+                if key not in self._seen:
+                    self._seen.add(key)
+                    self.tally.add(each)
 
     def snapshot(self) -> Tally:
         with self._lock:
@@ -207,7 +209,9 @@ def read_all(url: str, event_id: str) -> Tally:
     with QueueBrowser(url, topo.broadcast_queue(event_id), name="omero-mail broadcast status") as browser:
         for parked in browser.messages():
             try:
-                tally.add(json.loads(parked.body))
+                report = json.loads(parked.body)
             except ValueError:
                 continue
+            for each in outcomes.emails_of(report):
+                tally.add(each)
     return tally

@@ -32,6 +32,7 @@ from senders.plan import Plan
 
 from . import outcomes
 from .outcomes import Folded, Outcome, Parked, PartlySent, Planned, Requeue, Retry, Sent
+from .sent_reports import SentReports
 from .trust import Trust
 
 #: Where a parked copy is routed, by parking lot.
@@ -105,6 +106,8 @@ class Worker(Generic[Extra]):
         self.on_event: Callable[[str, Plan | None], None] = lambda kind, plan: None
         self.on_outcome: Callable[[str, Mail | None, str], None] = lambda outcome, mail, detail: None
         self.on_accepted: Callable[[Mapping], None] = lambda headers: None
+        #: ``sent`` outcomes gathered per event, reported before their acks (consumer/sent_reports.py).
+        self.sent_reports = SentReports()
         self._inbox: queue.Queue = queue.Queue()
         self._inbox_lock = threading.Lock()
         self._closed = False
@@ -155,9 +158,12 @@ class Worker(Generic[Extra]):
                 fn, args = job
                 try:
                     fn(*args)
+                    if self._inbox.empty():
+                        self.sent_reports.flush()
                 except Exception:  # noqa: BLE001 - one failed job must not stop the thread
                     self.log.exception("%s failed on %s", getattr(fn, "__name__", fn), threading.current_thread().name)
         finally:
+            self.sent_reports.flush()
             self.thread_stopped()
 
     def _take(self, delivery: Delivery) -> None:
@@ -190,9 +196,9 @@ class Worker(Generic[Extra]):
                 self.on_outcome(outcomes.SENT, mail, "")
                 self.on_accepted(delivery.headers)
                 if outcomes.reports_sent(delivery.headers):
-                    delivery.publish(outcomes.result(mail.event_id, outcomes.SENT, message_id=mail.message_id,
-                                                     sender=mail.sender, recipient=mail.to, attempts=attempts))
-                delivery.ack()
+                    self.sent_reports.add(delivery, mail.event_id, outcomes.sent_entry(mail, attempts))
+                else:
+                    delivery.ack()
             case Retry() | Parked():
                 self._move(delivery, [self._copy(delivery, outcome)])
             case PartlySent(mail=mail, refused=refused):

@@ -11,30 +11,35 @@ import json
 import pika
 import pytest
 
+from consumer import outcomes
 from events import topology as topo
 
-from .conftest import take_all, wait_for
+from .conftest import take_all, wait_for, write_directory
 from .faults import RefusingHandler
 
 
+class Audit:
+    """A queue bound to every outcome, as an audit reader binds one; each email's outcome read off it."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.reports: list[dict] = []
+        connection = pika.BlockingConnection(pika.URLParameters(url))
+        channel = connection.channel()
+        channel.queue_declare("audit", durable=True)
+        channel.queue_bind("audit", topo.RESULTS_EXCHANGE, "#")
+        connection.close()
+
+    def __call__(self) -> list[tuple[str, str]]:
+        """(event id, outcome) of every email's outcome so far."""
+        for _headers, body in take_all(self.url, "audit"):
+            self.reports += outcomes.emails_of(json.loads(body))  # a sent may report several emails
+        return [(report["event_id"], report["outcome"]) for report in self.reports]
+
+
 @pytest.fixture
-def audit(props, publish):
-    """A queue bound to every outcome; returns a function giving (event id, outcome) pairs taken so far."""
-    url = props["omero.mail.broker.url"]
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    channel = connection.channel()
-    channel.queue_declare("audit", durable=True)
-    channel.queue_bind("audit", topo.RESULTS_EXCHANGE, "#")
-    connection.close()
-    taken: list[tuple[str, str]] = []
-
-    def outcomes() -> list[tuple[str, str]]:
-        for _headers, body in take_all(url, "audit"):
-            report = json.loads(body)
-            taken.append((report["event_id"], report["outcome"]))
-        return taken
-
-    return outcomes
+def audit(props, publish) -> Audit:
+    return Audit(props["omero.mail.broker.url"])
 
 
 def broadcast(publish):
@@ -79,8 +84,19 @@ def test_a_failed_email_is_reported_whatever_the_event(make_service, publish, st
 
 
 def test_an_outbox_message_from_before_the_report_header_is_reported_sent():
-    from consumer import outcomes
-
     assert outcomes.reports_sent({}) is True
     assert outcomes.reports_sent({outcomes.REPORT: outcomes.REPORT_ALL}) is True
     assert outcomes.reports_sent({outcomes.REPORT: outcomes.REPORT_FAILURES}) is False
+
+
+def test_each_email_of_a_large_broadcast_is_reported_sent_once(make_service, publish, smtp_server, audit, tmp_path):
+    users = [{"id": 0, "omeName": "root", "email": "root@example.org", "groups": ["system", "user"]}]
+    users += [{"id": n, "omeName": f"user{n}", "email": f"user{n}@example.org", "groups": ["user"]}
+              for n in range(1, 300)]
+    make_service(omero__mail__directory__file=str(write_directory(tmp_path / "many.json", users)))
+    event = broadcast(publish)
+    received = smtp_server.wait_for_messages(300)
+    wait_for(lambda: audit().count((event.id, "sent")) >= 300, what="every email reported sent")
+    sent = [report["message_id"] for report in audit.reports if report["outcome"] == "sent"]
+    assert sorted(sent) == sorted(m["Message-ID"] for m in received)
+    assert len(set(sent)) == 300

@@ -1,0 +1,83 @@
+"""consumer/sent_reports.py: sent emails reported per event, each report before its emails' acks."""
+
+from __future__ import annotations
+
+import json
+
+from consumer import outcomes
+from consumer.sent_reports import SentReports
+
+
+class Delivery:
+    """What SentReports uses of a delivery: publish, ack, live; every call in one shared log."""
+
+    def __init__(self, log: list, name: str, live: bool = True):
+        self.log, self.name, self.live = log, name, live
+
+    def publish(self, message, done=None) -> None:
+        self.log.append(("publish", message.routing_key, json.loads(message.body)))
+
+    def ack(self) -> None:
+        self.log.append(("ack", self.name))
+
+
+def entry(number: int) -> dict:
+    return {"message_id": f"<{number}@example.org>", "sender": "broadcast", "recipient": f"u{number}@example.org",
+            "attempts": 1}
+
+
+def test_one_email_alone_is_reported_in_the_one_email_form_before_its_ack():
+    log: list = []
+    reports = SentReports()
+    reports.add(Delivery(log, "a"), "e1", entry(1))
+    reports.flush()
+    [(_, key, body), ack] = log
+    assert key == "e1.sent" and body["message_id"] == "<1@example.org>" and "emails" not in body
+    assert ack == ("ack", "a")
+
+
+def test_emails_of_one_event_are_one_report_published_before_all_their_acks():
+    log: list = []
+    reports = SentReports()
+    for number in range(3):
+        reports.add(Delivery(log, f"d{number}"), "e1", entry(number))
+    assert log == []  # held until the stage has nothing else queued
+    reports.flush()
+    assert log[0][0] == "publish" and [each["message_id"] for each in log[0][2]["emails"]] == [
+        "<0@example.org>", "<1@example.org>", "<2@example.org>"]
+    assert log[1:] == [("ack", "d0"), ("ack", "d1"), ("ack", "d2")]
+
+
+def test_each_event_gets_its_own_report():
+    log: list = []
+    reports = SentReports()
+    reports.add(Delivery(log, "a"), "e1", entry(1))
+    reports.add(Delivery(log, "b"), "e2", entry(2))
+    reports.flush()
+    assert sorted(key for kind, key, *_ in log if kind == "publish") == ["e1.sent", "e2.sent"]
+
+
+def test_a_full_report_goes_out_at_once():
+    log: list = []
+    reports = SentReports(most=2)
+    reports.add(Delivery(log, "a"), "e1", entry(1))
+    reports.add(Delivery(log, "b"), "e1", entry(2))
+    assert [kind for kind, *_ in log] == ["publish", "ack", "ack"] and len(reports) == 0
+
+
+def test_an_email_whose_connection_was_lost_is_neither_reported_nor_acked():
+    log: list = []
+    reports = SentReports()
+    reports.add(Delivery(log, "gone", live=False), "e1", entry(1))
+    reports.add(Delivery(log, "kept"), "e1", entry(2))
+    reports.flush()
+    assert log[0][2]["message_id"] == "<2@example.org>" and log[1:] == [("ack", "kept")]
+
+
+def test_a_report_of_several_emails_reads_as_each_emails_own_outcome():
+    report = json.loads(outcomes.sent_report("e1", [entry(1), entry(2)]).body)
+    each = outcomes.emails_of(report)
+    assert [e["message_id"] for e in each] == ["<1@example.org>", "<2@example.org>"]
+    assert all(e["outcome"] == "sent" and e["event_id"] == "e1" and e["at"] == report["at"] for e in each)
+    assert outcomes.emails_of(json.loads(outcomes.sent_report("e1", [entry(3)]).body))[0]["message_id"] == \
+        "<3@example.org>"
