@@ -16,7 +16,6 @@ that they mean the same in every rules-stage process.
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -127,9 +126,7 @@ class FloodControl:
             self._publisher.close()
 
 
-def flood_control(flood: FloodSettings, broker_url: str, report_all: bool = False) -> FloodControl:
-    """The guard as ``omero.mail.flood.*`` set it, publishing its digests to the broker; each digest's
-    ``sent`` reported with ``omero.mail.results.all`` (consumer/outcomes.py)."""
+def flood_control(flood: FloodSettings, broker_url: str) -> FloodControl:
+    """The guard as ``omero.mail.flood.*`` set it, publishing its digests to the broker."""
     return FloodControl(FloodGuard(rules_from_settings(flood), clock=time.time),
-                        lambda: Publisher(broker_url, name="omero-mail digests"),
-                        functools.partial(outbox_message, report=report_all))
+                        lambda: Publisher(broker_url, name="omero-mail digests"), outbox_message)

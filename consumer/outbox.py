@@ -16,10 +16,10 @@ from . import outcomes
 OCCURRED_AT = "x-omero-mail-occurred-at"
 
 
-def outbox_message(mail: Mail, occurred_at: str = "", report: bool = True) -> Message:
-    """``report``: whether the delivery stage reports the email's ``sent`` (consumer/outcomes.py)."""
+def outbox_message(mail: Mail, occurred_at: str = "", followed: bool = False) -> Message:
+    """``followed``: the event is followed by name, so the email's ``sent`` is always published."""
     headers = {outcomes.EVENT_ID: mail.event_id, outcomes.SENDER: mail.sender, outcomes.RECIPIENT: mail.to,
-               outcomes.REPORT: outcomes.REPORT_ALL if report else outcomes.REPORT_FAILURES}
+               outcomes.REPORT: outcomes.REPORT_ALWAYS if followed else outcomes.REPORT_IF_HEARD}
     if occurred_at:
         headers[OCCURRED_AT] = occurred_at
     return Message(

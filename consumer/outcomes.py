@@ -7,13 +7,11 @@ into logs, metrics, published copies and reports, and the ack or nack.
 Parked messages (``omero.mail.invalid``, ``omero.mail.failed``) keep the original body
 and say why in ``x-omero-mail-*`` headers, which is what ``omero-mail failed`` lists.
 Outcomes go to the ``omero.mail.results`` exchange (routing key ``<event id>.<outcome>``)
-for progress bars and audit; nobody has to listen. Retries, failures and refusals are
-always reported. An event's ``planned`` and each of its emails' ``sent`` are reported for
-the events someone follows: a broadcast (``omero-mail broadcast`` declares its results
-queue before publishing it), or every event with ``omero.mail.results.all``. For the
-others nobody listens, and those two reports were two of the five broker publishes an
-email cost. The rules stage decides, and tells the delivery stage in the outbox header
-:data:`REPORT`.
+for progress bars and audit; nobody has to listen. An event's ``planned`` and its emails'
+``sent`` are published only while a queue takes them (``consumer/listeners.py``), but
+always for a broadcast, which its command follows by name; the rules stage tells the
+delivery stage which in the outbox header :data:`REPORT`. Retries, failures and refusals
+are always published.
 """
 
 from __future__ import annotations
@@ -43,10 +41,11 @@ SENDER = "x-omero-mail-sender"
 RECIPIENT = "x-omero-mail-recipient"
 #: Envelope recipients still owed the mail (after a partial refusal); absent = all of them.
 RECIPIENTS = "x-omero-mail-recipients"
-#: On an outbox message: :data:`REPORT_ALL` (its ``sent`` is reported too) or :data:`REPORT_FAILURES`.
+#: On an outbox message: :data:`REPORT_ALWAYS` (an event followed by name: its ``sent`` always
+#: published) or :data:`REPORT_IF_HEARD` (while a queue takes it, consumer/listeners.py).
 REPORT = "x-omero-mail-report"
-REPORT_ALL, REPORT_FAILURES = "all", "failures"
-#: Event types whose planned and sent outcomes are always reported: their command follows them.
+REPORT_ALWAYS, REPORT_IF_HEARD = "always", "if-heard"
+#: Event types followed by name: their command binds their results queue before publishing them.
 FOLLOWED_TYPES = frozenset({"admin.broadcast"})
 #: When the replay tool put a parked message back.
 REPLAYED_AT = "x-omero-mail-replayed-at"
@@ -108,8 +107,10 @@ class Planned:
     plan: Plan
     messages: Iterator[Message]
     slice_size: int
-    #: Whether the event's ``planned`` outcome is reported (:data:`FOLLOWED_TYPES`).
+    #: Whether the event's ``planned`` outcome is published, and whether the event is followed by
+    #: name (:data:`FOLLOWED_TYPES`; if not, what becomes of that outcome tells consumer/listeners.py).
     report: bool = True
+    followed: bool = True
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ class Folded:
     event: Event
     plan: Plan
     report: bool = True
+    followed: bool = True
 
 
 @dataclass(frozen=True)
@@ -129,9 +131,9 @@ class Requeue:
 Outcome = Sent | Retry | Parked | PartlySent | Planned | Folded | Requeue
 
 
-def reports_sent(headers: Mapping) -> bool:
-    """Whether an outbox message's ``sent`` is reported; one published before :data:`REPORT` existed is."""
-    return headers.get(REPORT) != REPORT_FAILURES
+def followed(headers: Mapping) -> bool:
+    """Whether an outbox message's event is followed by name; one from before :data:`REPORT` is taken as followed."""
+    return headers.get(REPORT) != REPORT_IF_HEARD
 
 
 def this_attempt(headers: Mapping) -> int:
@@ -191,12 +193,12 @@ def sent_entry(mail: Mail, attempts: int) -> dict:
     return {"message_id": mail.message_id, "sender": mail.sender, "recipient": mail.to, "attempts": attempts}
 
 
-def sent_report(event_id: str, entries: list[dict]) -> Message:
+def sent_report(event_id: str, entries: list[dict], mandatory: bool = False) -> Message:
     """The ``sent`` outcome of one email (its fields in the body, as always), or of several
     (``emails``: a list of those fields; consumer/sent_reports.py)."""
     if len(entries) == 1:
-        return result(event_id, SENT, **entries[0])
-    return result(event_id, SENT, emails=entries)
+        return result(event_id, SENT, mandatory=mandatory, **entries[0])
+    return result(event_id, SENT, mandatory=mandatory, emails=entries)
 
 
 def emails_of(report: dict) -> list[dict]:
@@ -210,12 +212,13 @@ def emails_of(report: dict) -> list[dict]:
     return [{**shared, **each} for each in listed if isinstance(each, dict)]
 
 
-def result(event_id: str, outcome: str, **fields) -> Message:
+def result(event_id: str, outcome: str, mandatory: bool = False, **fields) -> Message:
+    """An outcome for omero.mail.results; ``mandatory``: returned by RabbitMQ if no queue takes it."""
     body = {"event_id": event_id, "outcome": outcome, "at": now_iso(), **fields}
     return Message(
         exchange=topo.RESULTS_EXCHANGE,
         routing_key=topo.result_key(event_id, outcome),
         body=json.dumps(body, ensure_ascii=False).encode(),
         message_id=f"{event_id}.{outcome}.{time.time_ns()}",
-        mandatory=False,
+        mandatory=mandatory,
     )

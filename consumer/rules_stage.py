@@ -28,7 +28,7 @@ from senders.plan import Plan, PlanRefused, plan
 from senders.rules import MailSender
 
 from .outbox import outbox_message
-from .outcomes import FOLLOWED_TYPES, Folded, Outcome, Parked, Planned, Requeue
+from .outcomes import FOLLOWED_TYPES, PLANNED, Folded, Outcome, Parked, Planned, Requeue
 from .state import WAITING, RulesState
 from .worker import Worker
 
@@ -107,11 +107,8 @@ class RulesStage(Worker[Duplicate | Waiting]):
     crash_reason = "rules stage crashed"
 
     def __init__(self, senders: Sequence[MailSender], directory: Callable[[], Directory], mail_from: str,
-                 enabled: bool = True, planners: dict[str, Callable[[Event], Plan]] | None = None,
-                 report_all: bool = False):
+                 enabled: bool = True, planners: dict[str, Callable[[Event], Plan]] | None = None):
         super().__init__(threads=1)
-        #: ``omero.mail.results.all``: report every event's planned and sent, not only broadcasts'.
-        self.report_all = report_all
         self.senders = list(senders)
         self.directory = directory
         self.mail_from = mail_from
@@ -175,12 +172,13 @@ class RulesStage(Worker[Duplicate | Waiting]):
         if self.state is not None:
             change = self.flood.change(event, result, folded) if self.flood is not None else None
             self._claimed[delivery] = (event.id, self.state.event_record(event.id, change))
-        report = self.report_all or event.type in FOLLOWED_TYPES
+        followed = event.type in FOLLOWED_TYPES
+        report = followed or self.listeners.wanted(PLANNED)
         if folded:
-            return Folded(event, result, report)
+            return Folded(event, result, report, followed)
         occurred_at = event.occurred_at.isoformat()
-        return Planned(event, result, (outbox_message(mail, occurred_at, report) for mail in result.mails),
-                       PUBLISH_SLICE, report)
+        return Planned(event, result, (outbox_message(mail, occurred_at, followed) for mail in result.mails),
+                       PUBLISH_SLICE, report, followed)
 
     def settle(self, delivery: Delivery, outcome) -> None:
         match outcome:

@@ -109,12 +109,11 @@ class Service:
                 mail_from=settings.mail_from,
                 enabled=settings.senders_enabled,
                 planners={"admin.broadcast": broadcast.planner(props, directory), "web.error": weberror.planner(props)},
-                report_all=settings.results_all,
             )
             self.rules.on_event = self.metrics.on_event
             self.rules.trust = trust
             subscriptions.append(Subscription(topo.EVENTS_QUEUE, self.rules.handle, prefetch))
-            flood = flood_control(settings.flood, url, settings.results_all)
+            flood = flood_control(settings.flood, url)
             self.rules.guard_floods(flood)
             dedupe = DuplicateFilter(settings.dedupe.window, settings.dedupe.max)
             self.rules.keep_state(RulesState(url, dedupe, flood.guard, settings.queues.state_max_age_s))

@@ -32,6 +32,7 @@ from senders.plan import Plan
 
 from . import outcomes
 from .outcomes import Folded, Outcome, Parked, PartlySent, Planned, Requeue, Retry, Sent
+from .listeners import Listeners
 from .sent_reports import SentReports
 from .trust import Trust
 
@@ -106,8 +107,10 @@ class Worker(Generic[Extra]):
         self.on_event: Callable[[str, Plan | None], None] = lambda kind, plan: None
         self.on_outcome: Callable[[str, Mail | None, str], None] = lambda outcome, mail, detail: None
         self.on_accepted: Callable[[Mapping], None] = lambda headers: None
-        #: ``sent`` outcomes gathered per event, reported before their acks (consumer/sent_reports.py).
+        #: ``sent`` outcomes gathered per event, reported before their acks (consumer/sent_reports.py),
+        #: and whether anyone listens to the outcomes of events not followed by name (consumer/listeners.py).
         self.sent_reports = SentReports()
+        self.listeners = Listeners()
         self._inbox: queue.Queue = queue.Queue()
         self._inbox_lock = threading.Lock()
         self._closed = False
@@ -195,8 +198,10 @@ class Worker(Generic[Extra]):
                 self._log_email(outcomes.SENT, mail, "")
                 self.on_outcome(outcomes.SENT, mail, "")
                 self.on_accepted(delivery.headers)
-                if outcomes.reports_sent(delivery.headers):
-                    self.sent_reports.add(delivery, mail.event_id, outcomes.sent_entry(mail, attempts))
+                followed = outcomes.followed(delivery.headers)
+                if followed or self.listeners.wanted(outcomes.SENT):
+                    self.sent_reports.add(delivery, mail.event_id, outcomes.sent_entry(mail, attempts),
+                                          None if followed else self.listeners.listener(outcomes.SENT))
                 else:
                     delivery.ack()
             case Retry() | Parked():
@@ -210,13 +215,20 @@ class Worker(Generic[Extra]):
                 self.log.info("event %s %s: %d email(s) from %s; %d without email, %d invalid", event.id, event.type,
                               len(plan.mails), ", ".join(plan.senders) or "no sender", plan.no_email, plan.invalid)
                 self._publish_slice(delivery, outcome, 0)
-            case Folded(event=event, plan=plan, report=report):
+            case Folded(event=event, plan=plan, report=report, followed=followed):
                 self.on_event(event.type, Plan(senders=plan.senders))
                 if not report:
                     delivery.ack()
                     return
-                delivery.publish(outcomes.result(event.id, outcomes.PLANNED, type=event.type, total=0, folded=1,
-                                                 senders=plan.senders), lambda _reason: delivery.ack())
+                heard = None if followed else self.listeners.listener(outcomes.PLANNED)
+
+                def reported(reason: str | None) -> None:
+                    if heard is not None:
+                        heard(reason)
+                    delivery.ack()
+
+                delivery.publish(outcomes.result(event.id, outcomes.PLANNED, mandatory=not followed, type=event.type,
+                                                 total=0, folded=1, senders=plan.senders), reported)
             case Requeue():
                 delivery.nack(requeue=True)
 
@@ -238,10 +250,13 @@ class Worker(Generic[Extra]):
         last = published >= len(plan.mails)
         report = last and planned.report
         if report:
-            messages.append(outcomes.result(event.id, outcomes.PLANNED, type=event.type, total=len(plan.mails),
-                                            no_email=plan.no_email, invalid=plan.invalid, senders=plan.senders))
+            messages.append(outcomes.result(event.id, outcomes.PLANNED, mandatory=not planned.followed,
+                                            type=event.type, total=len(plan.mails), no_email=plan.no_email,
+                                            invalid=plan.invalid, senders=plan.senders))
 
         def confirmed(reasons: list) -> None:
+            if report and not planned.followed:
+                self.listeners.heard(outcomes.PLANNED, reasons[-1])
             failed = [r for r in (reasons[:-1] if report else reasons) if r]
             if failed:
                 self.log.warning("event %s: %d outbox message(s) not confirmed (%s); returning it to the queue",

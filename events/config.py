@@ -73,9 +73,6 @@ DEFAULTS: dict[str, str] = {
     "omero.mail.broadcast.user": "root",
     "omero.mail.broadcast.from": "",
     "omero.mail.broadcast.results.expires": "168h",
-    # Each email's `sent` (and each event's `planned`) on omero.mail.results for every event,
-    # not only for broadcasts; failures are always reported
-    "omero.mail.results.all": "false",
     # Who may publish what (README, Security). Off: the development default (guest) checks
     # nothing, and the consumer says so at start.
     "omero.mail.broker.check-publishers": "false",

@@ -124,8 +124,6 @@ class Settings:
     bean: str
     log_addresses: bool
     broadcast_results_expires_ms: int
-    #: ``omero.mail.results.all``: report every event's planned and sent outcomes, not only broadcasts'.
-    results_all: bool
     smtp: SMTPSettings
     queues: QueueSettings
     flood: FloodSettings
@@ -275,7 +273,6 @@ def read_settings(props: Properties) -> Settings:
         bean=props["omero.mail.bean"].strip(),
         log_addresses=props.typed("omero.mail.log.addresses", values.boolean),
         broadcast_results_expires_ms=props.typed("omero.mail.broadcast.results.expires", values.parse_duration_ms),
-        results_all=props.typed("omero.mail.results.all", values.boolean),
         smtp=smtp_settings(props),
         queues=queue_settings(props),
         flood=flood_settings(props),

@@ -26,6 +26,7 @@ _MODULE_OF = {
     "BrokerError": "errors", "PublishError": "errors", "TopologyRefused": "errors", "LOST": "errors",
     "parameters": "connection", "redacted": "connection",
     "ConfirmTracker": "confirms", "Done": "confirms", "Message": "confirms", "properties": "confirms",
+    "UNROUTABLE": "confirms",
     "Publisher": "publisher",
     "Consumer": "consumer", "Delivery": "channel", "Subscription": "channel",
     "catch_up": "stream",
@@ -34,8 +35,8 @@ _MODULE_OF = {
 
 __all__ = [
     "LOST", "BrokerError", "ConfirmTracker", "Consumer", "Delivery", "Done", "Message", "Parked", "PublishError",
-    "Publisher", "QueueBrowser", "Subscription", "TopologyRefused", "catch_up", "declare_topology", "parameters",
-    "properties", "queue_depths", "redacted",
+    "Publisher", "QueueBrowser", "Subscription", "TopologyRefused", "UNROUTABLE", "catch_up", "declare_topology",
+    "parameters", "properties", "queue_depths", "redacted",
 ]
 
 
@@ -55,7 +56,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from .admin import Parked, QueueBrowser, declare_topology, queue_depths
     from .channel import Delivery, Subscription
-    from .confirms import ConfirmTracker, Done, Message, properties
+    from .confirms import UNROUTABLE, ConfirmTracker, Done, Message, properties
     from .connection import parameters, redacted
     from .consumer import Consumer
     from .errors import LOST, BrokerError, PublishError, TopologyRefused

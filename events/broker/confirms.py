@@ -23,6 +23,8 @@ from pika.spec import Basic
 
 #: ``done(None)`` once the broker confirmed a publish, ``done(reason)`` if it did not.
 Done = Callable[["str | None"], None]
+#: How the reason of a mandatory message no queue took begins.
+UNROUTABLE = "unroutable: "
 
 
 def properties(*, message_id: str, headers: dict | None = None,
@@ -93,7 +95,7 @@ class ConfirmTracker:
 
     def _on_return(self, _channel, method, props, _body) -> None:
         self._returned[props.message_id] = (
-            f"unroutable: no queue bound for {method.exchange or '(default)'}/{method.routing_key}"
+            f"{UNROUTABLE}no queue bound for {method.exchange or '(default)'}/{method.routing_key}"
             f" ({method.reply_text})"
         )
 
