@@ -39,6 +39,8 @@ def split_recipients(to: str) -> list[str]:
     Every single recipient ``senders/address.py`` accepts comes back whole, so a ``to``
     of one address is read exactly as before; each part is checked again when built.
     """
+    if "," not in to:
+        return [to.strip()]  # one address, the usual case (a quote only matters around a comma)
     parts: list[str] = []
     current: list[str] = []
     quoted = escaped = False

@@ -16,6 +16,7 @@ import functools
 import hashlib
 import quopri
 import re
+import time
 from email.header import Header
 from email.utils import formatdate, parseaddr
 
@@ -141,6 +142,16 @@ def _message_id(value: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=2)
+def _date_of(second: int) -> str:
+    return formatdate(second, usegmt=True)
+
+
+def _date_now() -> str:
+    """The Date header for now: formatted once a second, not once an email."""
+    return _date_of(int(time.time()))
+
+
 def build(mail: Mail, date: str | None = None) -> bytes:
     """The whole message as bytes with CRLF line ends. Raises UnsafeMail."""
     to = ", ".join(recipient(address) for address in mail.to_addresses)
@@ -155,7 +166,7 @@ def build(mail: Mail, date: str | None = None) -> bytes:
         headers.append("Cc: " + ", ".join(cc))
     headers += [
         f"Subject: {encode_header(mail.subject)}",
-        f"Date: {date or formatdate(usegmt=True)}",
+        f"Date: {date or _date_now()}",
         f"Message-ID: {_message_id(mail.message_id)}",
         "MIME-Version: 1.0",
     ]
