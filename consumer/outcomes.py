@@ -110,7 +110,7 @@ class Planned:
     #: Whether the event's ``planned`` outcome is published, and whether the event is followed by
     #: name (:data:`FOLLOWED_TYPES`; if not, what becomes of that outcome tells consumer/listeners.py).
     report: bool = True
-    followed: bool = True
+    followed: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ class Folded:
     event: Event
     plan: Plan
     report: bool = True
-    followed: bool = True
+    followed: bool = False
 
 
 @dataclass(frozen=True)

@@ -5,33 +5,46 @@ in the broadcast's results queue, which ``broadcast status`` reads whole): a qua
 delivery stage's CPU. Here the emails of one event that the worker threads finish while
 more work is waiting go out as one report (``emails``: each email's Message-ID, sender,
 recipient and attempts), published before the acks of those emails on the same channel,
-so the broker has the report before it forgets the emails. A report goes out as soon as
-the stage has nothing else queued, or once it holds :data:`MOST` emails, so a quiet stage
-reports each email at once, in the one-email form it always had (consumer/outcomes.py).
+so the broker has the report before it forgets the emails.
+
+What is held is bounded three ways: everything goes out as soon as the stage has nothing
+else queued, once :data:`MOST` emails are held (of all events together), and once the
+oldest has waited :data:`LONGEST` seconds, so a backlog never holds an email's ack and
+report back. A quiet stage reports each email at once, in the one-email form it always
+had (consumer/outcomes.py).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Callable
 
 from events.broker import Delivery, Done, Message
 
 from . import outcomes
 
-#: Emails in one report at most; well below the consumer's prefetch (100 by default), so the
-#: unacked emails a report holds back never stop the broker from sending more.
+#: Emails held at most, all events together; well below the consumer's prefetch (100 by
+#: default), so the emails held unacked never fill the window the broker sends into.
 MOST = 25
+#: Seconds the oldest email held may wait for its report and ack.
+LONGEST = 0.05
 
 
 class SentReports:
-    def __init__(self, most: int = MOST, report: Callable[..., Message] = outcomes.sent_report):
+    def __init__(self, most: int = MOST, longest: float = LONGEST,
+                 report: Callable[..., Message] = outcomes.sent_report, clock: Callable[[], float] = time.monotonic):
         self.most = most
+        self.longest = longest
         self.report = report
+        self.clock = clock
         self._lock = threading.Lock()
         #: Event id -> (the deliveries to ack, their emails' entries, in the order they were sent;
         #: who hears what RabbitMQ made of the report, consumer/listeners.py).
         self._pending: dict[str, tuple[list[Delivery], list[dict], Done | None]] = {}
+        self._held = 0
+        #: When the oldest email held was added; None when nothing is held.
+        self._since: float | None = None
 
     def add(self, delivery: Delivery, event_id: str, entry: dict, heard: Done | None = None) -> None:
         """One email sent: report it with others of its event, then ack it. With ``heard``, the
@@ -40,22 +53,31 @@ class SentReports:
             deliveries, entries, _heard = self._pending.setdefault(event_id, ([], [], heard))
             deliveries.append(delivery)
             entries.append(entry)
-            full = len(entries) >= self.most
-            if full:
-                del self._pending[event_id]
+            self._held += 1
+            if self._since is None:
+                self._since = self.clock()
+            full = self._held >= self.most
         if full:
-            self._publish(event_id, deliveries, entries, heard)
+            self.flush()
+
+    def due(self) -> float | None:
+        """Seconds until what is held must go out (0: now), or None when nothing is held."""
+        with self._lock:
+            if self._since is None:
+                return None
+            return max(0.0, self._since + self.longest - self.clock())
 
     def flush(self) -> None:
-        """Report and ack everything held: called whenever the stage has nothing else queued."""
+        """Report and ack everything held."""
         with self._lock:
             pending, self._pending = self._pending, {}
+            self._held, self._since = 0, None
         for event_id, (deliveries, entries, heard) in pending.items():
             self._publish(event_id, deliveries, entries, heard)
 
     def __len__(self) -> int:
         with self._lock:
-            return sum(len(entries) for _deliveries, entries, _heard in self._pending.values())
+            return self._held
 
     def _publish(self, event_id: str, deliveries: list[Delivery], entries: list[dict], heard: Done | None) -> None:
         # The live deliveries came on the one channel of the stage's subscription: the report is

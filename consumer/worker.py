@@ -157,17 +157,26 @@ class Worker(Generic[Extra]):
     def _run(self) -> None:
         self.thread_started()
         try:
-            while (job := self._inbox.get()) is not None:
+            while (job := self._next_job()) is not None:
                 fn, args = job
                 try:
                     fn(*args)
-                    if self._inbox.empty():
-                        self.sent_reports.flush()
                 except Exception:  # noqa: BLE001 - one failed job must not stop the thread
                     self.log.exception("%s failed on %s", getattr(fn, "__name__", fn), threading.current_thread().name)
+                finally:
+                    if self._inbox.empty() or self.sent_reports.due() == 0:
+                        self.sent_reports.flush()
         finally:
             self.sent_reports.flush()
             self.thread_stopped()
+
+    def _next_job(self):
+        """The next job from the inbox; what ``sent_reports`` holds goes out when it is due meanwhile."""
+        while True:
+            try:
+                return self._inbox.get(timeout=self.sent_reports.due())
+            except queue.Empty:
+                self.sent_reports.flush()
 
     def _take(self, delivery: Delivery) -> None:
         if not delivery.live:

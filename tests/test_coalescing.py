@@ -5,7 +5,7 @@ from __future__ import annotations
 import pika
 from pika.adapters.select_connection import IOLoop
 
-from events.broker.coalescing import CoalescingConnection
+from events.broker.coalescing import MOST, CoalescingConnection
 
 from .conftest import take_all
 
@@ -59,16 +59,39 @@ def test_publishes_of_one_turn_are_one_write_and_all_arrive(amqp_url):
     assert bodies == [str(number).encode() for number in range(50)] + [b"last"]
 
 
-def test_frames_emitted_in_later_turns_are_later_writes(amqp_url):
+def test_a_publish_in_a_later_turn_is_one_write_of_its_own(amqp_url):
+    counts: list[int] = []
+
     def on_channel(connection, channel, done, writes) -> None:
+        def second() -> None:
+            counts.append(len(writes))
+            channel.basic_publish("", "turns", b"second")
+            connection.ioloop.call_later(0.05, lambda: (counts.append(len(writes)), done()))
+
         def declared(_frame) -> None:
             writes.clear()
-            channel.basic_publish("", "turns", b"first")
-            connection.ioloop.call_later(0.05, lambda: channel.basic_publish("", "turns", b"second"))
-            connection.ioloop.call_later(0.2, done)
+            channel.basic_publish("", "turns", b"first")  # three frames: method, properties, body
+            connection.ioloop.call_later(0.05, second)
 
         channel.queue_declare("turns", durable=True, callback=declared)
 
-    writes, _connection = run_connection(amqp_url, on_channel)
-    assert len(writes) >= 3  # first, second, then the close
+    run_connection(amqp_url, on_channel)
+    assert counts == [1, 2]
     assert [body for _props, body in take_all(amqp_url, "turns")] == [b"first", b"second"]
+
+
+def test_a_large_turn_is_written_in_pieces_of_bounded_size(amqp_url):
+    def on_channel(_connection, channel, done, writes) -> None:
+        def declared(_frame) -> None:
+            writes.clear()
+            for number in range(40):
+                channel.basic_publish("", "large", bytes([number]) * 50_000)  # 2 MB in one turn
+            channel.basic_qos(prefetch_count=1, callback=lambda _frame: done())
+
+        channel.queue_declare("large", durable=True, callback=declared)
+
+    writes, _connection = run_connection(amqp_url, on_channel)
+    assert len(writes) >= 2_000_000 // (MOST + 60_000)
+    assert max(writes) < MOST + 60_000
+    bodies = [body for _props, body in take_all(amqp_url, "large")]
+    assert bodies == [bytes([number]) * 50_000 for number in range(40)]

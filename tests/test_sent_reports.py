@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 
 from consumer import outcomes
+from consumer.outcomes import Sent
 from consumer.sent_reports import SentReports
+from consumer.worker import Worker
+from senders.mail import Mail
 
 
 class Delivery:
@@ -81,3 +85,68 @@ def test_a_report_of_several_emails_reads_as_each_emails_own_outcome():
     assert all(e["outcome"] == "sent" and e["event_id"] == "e1" and e["at"] == report["at"] for e in each)
     assert outcomes.emails_of(json.loads(outcomes.sent_report("e1", [entry(3)]).body))[0]["message_id"] == \
         "<3@example.org>"
+
+
+def test_the_cap_counts_the_emails_of_every_event_together():
+    log: list = []
+    reports = SentReports(most=3)
+    reports.add(Delivery(log, "a"), "e1", entry(1))
+    reports.add(Delivery(log, "b"), "e2", entry(2))
+    assert log == []
+    reports.add(Delivery(log, "c"), "e3", entry(3))
+    assert sorted(key for kind, key, *_ in log if kind == "publish") == ["e1.sent", "e2.sent", "e3.sent"]
+    assert len(reports) == 0
+
+
+def test_what_is_held_is_due_once_the_oldest_has_waited_long_enough():
+    now = [10.0]
+    reports = SentReports(longest=0.05, clock=lambda: now[0])
+    assert reports.due() is None
+    reports.add(Delivery([], "a"), "e1", entry(1))
+    now[0] += 0.03
+    reports.add(Delivery([], "b"), "e1", entry(2))
+    assert abs(reports.due() - 0.02) < 1e-9
+    now[0] += 0.03
+    assert reports.due() == 0
+
+
+class Sending(Worker):
+    """A stage whose every message is an email sent after ``pause`` seconds."""
+
+    name, queue, parking, crashed, crash_reason = "sending", "q", "p", "%s", "crashed"
+
+    def __init__(self, pause: float):
+        super().__init__(threads=1)
+        self.pause = pause
+
+    def process(self, delivery):
+        time.sleep(self.pause)
+        mail = Mail(f"<{delivery.message_id}@example.org>", delivery.event_id, "admin.broadcast", "broadcast",
+                    "omero@example.org", "u@example.org", "s", "t")
+        return Sent(mail, 1)
+
+
+class QueuedDelivery(Delivery):
+    """A delivery as the worker sees one: headers, ids, live; its ack timed."""
+
+    def __init__(self, log: list, event_id: str, number: int, acked: dict):
+        super().__init__(log, f"{event_id}-{number}")
+        self.headers, self.message_id, self.body, self.event_id = {}, f"{event_id}-{number}", b"", event_id
+        self.acked = acked
+
+    def ack(self) -> None:
+        self.acked[self.name] = time.monotonic()
+
+
+def test_a_backlog_does_not_hold_an_earlier_events_report_and_ack_back():
+    log: list = []
+    acked: dict = {}
+    stage = Sending(pause=0.002)
+    stage.start()
+    started = time.monotonic()
+    stage.handle(QueuedDelivery(log, "small", 0, acked))
+    for number in range(400):  # about 0.8 s of work queued behind it
+        stage.handle(QueuedDelivery(log, "big", number, acked))
+    stage.close()
+    assert acked["small-0"] - started < 0.3
+    assert len(acked) == 401
