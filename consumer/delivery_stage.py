@@ -101,11 +101,12 @@ class DeliveryStage(Worker[Never]):
         except TransientError:
             if self.retry_attempts <= 1 or time.monotonic() - started >= self.retry_seconds:
                 raise
-        return self._later_attempts(started)(send, envelope)
-
-    def _later_attempts(self, started: float) -> Retrying:
-        """Attempts 2 to ``retry_attempts``, within ``retry_seconds`` of ``started``, each after its pause."""
         pause = wait_random_exponential(multiplier=0.2, max=2.0)
+        time.sleep(pause(_attempt(1)))  # the pause after the first attempt, as tenacity would make it
+        return self._later_attempts(started, pause)(send, envelope)
+
+    def _later_attempts(self, started: float, pause: wait_random_exponential) -> Retrying:
+        """Attempts 2 to ``retry_attempts``, within ``retry_seconds`` of ``started``, each after its pause."""
 
         def wait(state: RetryCallState) -> float:
             return pause(_attempt(state.attempt_number + 1))
@@ -115,7 +116,6 @@ class DeliveryStage(Worker[Never]):
             stop=stop_after_attempt(self.retry_attempts - 1)
             | stop_after_delay(max(0.0, self.retry_seconds - (time.monotonic() - started))),
             wait=wait,
-            before=lambda state: time.sleep(pause(_attempt(1))) if state.attempt_number == 1 else None,
             reraise=True,
         )
 

@@ -31,14 +31,11 @@ class CoalescingConnection(SelectConnection):
 
     def _adapter_emit_data(self, data: bytes) -> None:
         if not self._outgoing:
-            self.ioloop.call_later(0, self._flush_outgoing)
+            self.ioloop.call_later(0, self._hand_over)
         self._outgoing.append(data)
         self._outgoing_size += len(data)
         if self._outgoing_size >= MOST:
             self._hand_over()
-
-    def _flush_outgoing(self) -> None:
-        self._hand_over()
 
     def _hand_over(self) -> None:
         outgoing, self._outgoing, self._outgoing_size = self._outgoing, [], 0
