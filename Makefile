@@ -30,6 +30,13 @@ test: venv
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The chaos run (tests/chaos; README, "Chaos run"): 15 minutes of faults on a RabbitMQ cluster of
+# its own, then the checker. CHAOS_SEED=N replays a run; CHAOS_MINUTES=M changes its length.
+CHAOS_MINUTES ?= 15
+.PHONY: chaos
+chaos: venv
+	$(BIN)/python -m tests.chaos --minutes $(CHAOS_MINUTES) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED))
+
 # The benchmark (RabbitMQ on localhost:5672 and rabbitmqctl needed): prints figures, asserts nothing.
 # Its peers (the bench extra: Celery, Dramatiq) and py-spy for its profiles go into the venv first;
 # `python -m bench` without them prints that they are skipped.
