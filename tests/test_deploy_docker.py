@@ -246,3 +246,16 @@ def test_every_service_a_service_waits_for_is_in_the_compose_file_and_in_its_pro
             assert other in services, (name, other)
             if "profiles" in services[other]:
                 assert set(service.get("profiles", [])) & set(services[other]["profiles"]), (name, other)
+
+
+def test_each_service_of_the_image_serves_its_health_where_the_images_healthcheck_asks(compose):
+    [check] = [arguments for keyword, arguments in instructions() if keyword == "HEALTHCHECK"]
+    [port] = re.findall(r"127\.0\.0\.1:(\d+)/healthz", " ".join(check))
+    for name, service in compose["services"].items():
+        if service.get("image") == "omero-mail:dev":
+            command = service["command"]
+            served = command[command.index("--metrics-port") + 1] if "--metrics-port" in command else None
+            assert served in (None, port), name
+            if command[0] == "bridge":
+                # The bridge's metrics are off unless asked for (omero.mail.bridge.metrics.port).
+                assert served == port, name
