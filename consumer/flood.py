@@ -47,6 +47,10 @@ class FloodControl:
         self._closing = False
         #: The record of a sent digest, for the state stream (consumer/state.py); None = none kept.
         self.digest_record: Callable[[Window], Message] | None = None
+        #: Told the type of each event mailed one by one because the guard held its most windows (a metric).
+        self.on_unguarded: Callable[[str], None] = lambda kind: None
+        self._warned_full = False
+        guard.on_full = self._unguarded
 
     def attach(self, submit: Callable) -> None:
         """Run digests on the stage's worker: ``submit(fn)`` queues ``fn`` there."""
@@ -62,6 +66,14 @@ class FloodControl:
                      event.id, event.type, window.describe_key(), window.folded)
         self._schedule()
         return True
+
+    def _unguarded(self, event: Event) -> None:
+        self.on_unguarded(event.type)
+        if not self._warned_full:
+            self._warned_full = True
+            log.warning("the flood guard holds its most windows (%d): events of a key without one are mailed one "
+                        "by one until windows end (metric omero_mail_flood_unguarded_total); event %s %s is the first",
+                        self.guard.most, event.id, event.type)
 
     def change(self, event: Event, result: Plan, folded: bool) -> dict | None:
         """What :meth:`fold` did to the event's window, for the state stream; None if it counted nothing."""
