@@ -179,6 +179,8 @@ class Service:
                 self.delivery.close()
 
     def stop(self) -> None:
+        if self.rules and self.rules.flood:
+            self.rules.flood.stopping()
         self.consumer.stop()
 
     def _declare(self) -> None:

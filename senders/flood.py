@@ -18,6 +18,8 @@ digests it hands back (see ``consumer/rules_stage.py``). Each change to a window
 written down (:func:`change`) and applied by another guard (:meth:`FloodGuard.restore`):
 that is how a rules stage taking over from one that crashed carries on its counts
 (``consumer/state.py``). With the wall clock, the times in a change mean the same to both.
+A guard can also be set back to a :meth:`FloodGuard.mark` (:meth:`FloodGuard.rewind`) and
+rebuilt from the changes written since, its own among them.
 """
 
 from __future__ import annotations
@@ -136,6 +138,7 @@ class FloodGuard:
         #: Ended windows whose digest is still to be sent.
         self._owed: list[Window] = []
         self._swept = float("-inf")
+        self._marked: tuple[dict[tuple[str, tuple[str, ...]], Window], list[Window]] = ({}, [])
         #: Events mailed one by one because no window was left for their key.
         self.unguarded = 0
         #: Told of each of those events.
@@ -178,17 +181,19 @@ class FloodGuard:
         key = self.key(event)
         return None if key is None else self._open.get((event.type, key))
 
-    def restore(self, data: Mapping) -> None:
-        """Apply a :func:`change` made by another guard to the same windows.
+    def restore(self, data: Mapping, own: bool = False) -> None:
+        """Apply a :func:`change` made by another guard to the same windows (``own``: by this
+        one, before a :meth:`rewind`).
 
         A change to a window older than the one open for its key is dropped (that window
-        is over), and so is one to a window that ended more than a window's length ago.
+        is over), and so is one to a window that ended more than a window's length ago,
+        unless it is this guard's own: its digest is owed until this guard sends it.
         It opens a window even past :data:`MOST_WINDOWS`: the other guard counted it within
         its own bound, and it may owe a digest.
         """
         kind, key, opened = str(data["type"]), tuple(str(part) for part in data["key"]), float(data["opened"])
         rule = self.rules.get(kind)
-        if rule is None or opened + 2 * rule.window < self.clock():
+        if rule is None or (not own and opened + 2 * rule.window < self.clock()):
             return
         self._sweep(self.clock())
         window = self._open.get((kind, key))
@@ -209,6 +214,16 @@ class FloodGuard:
         if (window := self._open.get((kind, key))) is not None and window.opened == opened:
             del self._open[(kind, key)]
         self._owed = [w for w in self._owed if not (w.event_type == kind and w.key == key and w.opened == opened)]
+
+    def mark(self) -> None:
+        """Remember the windows as they are (the state stream's, just read to its end)."""
+        self._marked = ({key: _copy(w) for key, w in self._open.items()}, [_copy(w) for w in self._owed])
+
+    def rewind(self) -> None:
+        """Set the windows back to the last :meth:`mark`: what was counted since is to be restored."""
+        marked_open, marked_owed = self._marked
+        self._open = {key: _copy(w) for key, w in marked_open.items()}
+        self._owed = [_copy(w) for w in marked_owed]
 
     def folded(self) -> int:
         """Events folded into digests not yet handed out."""
@@ -257,6 +272,10 @@ class FloodGuard:
         """A digest that could not be published: owed again ``retry_in`` seconds from now."""
         window.retry_at = self.clock() + retry_in
         self._owed.append(window)
+
+
+def _copy(window: Window) -> Window:
+    return replace(window, sources=Counter(window.sources), mails=list(window.mails))
 
 
 def digest_mails(window: Window) -> list[Mail]:
