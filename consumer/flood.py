@@ -157,7 +157,7 @@ class FloodControl:
         return True
 
     def _stand_by(self) -> None:
-        """Not the active stage: its timer sends nothing, and is set again when it is."""
+        """Not the active stage: its timer sends nothing, and is set again by :meth:`activate`."""
         if self._stood_by is not self._caught_up:
             self._stood_by = self._caught_up
             log.info("this rules stage lost its connection since it caught up with %s: the digests of %d folded "
@@ -181,10 +181,9 @@ class FloodControl:
     def _sends_at_stop(self) -> bool:
         """The active stage sends what is owed; one whose connection was lost, only if no rules stage
         consumes the events queue now (after catching up: another may have sent some meanwhile)."""
-        if self._active_at_stop if self._active_at_stop is not None else self._active():
-            return True
-        if not self.guard.folded():
-            return False
+        active = self._active() if self._active_at_stop is None else self._active_at_stop
+        if active or not self.guard.folded():
+            return active
         try:
             others = self.others_consuming()
             if not others:
