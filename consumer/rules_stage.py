@@ -147,6 +147,7 @@ class RulesStage(Worker[Duplicate | Waiting]):
         self.state = state
         if self.flood is not None:
             self.flood.digest_record = state.digest_record
+            self.flood.catch_up = state.catch_up
 
     def close(self) -> None:
         super().close()
@@ -166,7 +167,7 @@ class RulesStage(Worker[Duplicate | Waiting]):
         if refusal:
             return Parked(topo.INVALID_QUEUE, f"refused: {refusal}")
         if self.state is not None:
-            if delivery.consumer_tag != self._caught_up_for and not self._catch_up(self.state, delivery.consumer_tag):
+            if delivery.consumer_tag != self._caught_up_for and not self._catch_up(self.state, delivery):
                 time.sleep(STATE_RETRY_PAUSE)
                 return Requeue()
             key = (delivery.user_id or "", event.id)
@@ -208,7 +209,7 @@ class RulesStage(Worker[Duplicate | Waiting]):
                 delivery.record = None  # not planned: nothing to record, whatever came before
         super().settle(delivery, outcome)
 
-    def _catch_up(self, state: RulesState, consumer_tag: str) -> bool:
+    def _catch_up(self, state: RulesState, delivery: Delivery) -> bool:
         """The first event since (re)connecting: learn what other rules stages recorded meanwhile."""
         started = time.monotonic()
         try:
@@ -216,11 +217,11 @@ class RulesStage(Worker[Duplicate | Waiting]):
         except BrokerError as exc:
             log.warning("cannot catch up with %s (%s); returning the event to the queue", topo.STATE_STREAM, exc)
             return False
-        self._caught_up_for = consumer_tag
+        self._caught_up_for = delivery.consumer_tag
         log.info("caught up with %s in %.2fs: %d record(s) of other rules stages, %d event id(s) known",
                  topo.STATE_STREAM, time.monotonic() - started, applied, len(state.dedupe))
         if self.flood is not None:
-            self.flood.reschedule()
+            self.flood.activate(delivery)
         return True
 
     def _second_copy(self, delivery: Delivery, event: Event) -> Callable[[bool | None], None]:

@@ -12,7 +12,11 @@ every stage rebuilds its memory from that stream:
 - on its first event under a new consumer tag (after starting, after each reconnection:
   that is when a standby becomes the active one) a stage catches up: it appends a marker
   and reads the stream from where it stopped (at start: from the longest window ago) up to
-  that marker, applying what the other stages recorded. Its own records it already knows.
+  that marker, applying what the other stages recorded. Its own records it already knows,
+  but for its flood windows: after a reconnection they are rebuilt, set back to what they
+  were after the last catch-up and then every record since applied, its own too. So what
+  it counted of events whose records never reached the stream (their connection was lost,
+  and the stage active meanwhile took them again) is not counted twice.
 
 An event is known by its id and the broker user that published it, so one publisher cannot
 pre-empt another's event by sending its id first. A second copy of an event that arrives
@@ -76,9 +80,14 @@ class RulesState:
 
     # -- catching up with the other stages ------------------------------------------------
     def catch_up(self) -> int:
-        """Apply what other stages recorded since the last call; how many records that was."""
+        """Apply what other stages recorded since the last call; how many records that was.
+        From the second call on, the flood windows are rebuilt (this module's docstring)."""
         start = self.offset if self.offset is not None else datetime.fromtimestamp(
             self.clock() - self.horizon, timezone.utc)
+        rebuild = False
+        if self.offset is not None and self.guard is not None:
+            self.guard.rewind()
+            rebuild = True
         applied = 0
 
         def on_record(_offset: int, body: bytes) -> None:
@@ -88,21 +97,25 @@ class RulesState:
             except ValueError:
                 log.warning("skipping an unreadable record in %s", topo.STATE_STREAM)
                 return
-            if record.get("w") != self.writer:
-                self.apply(record)
+            mine = record.get("w") == self.writer
+            if rebuild or not mine:
+                self.apply(record, mine)
+            if not mine:
                 applied += 1
 
         self.offset = self.read(self.url, topo.STATE_STREAM, start, on_record)
+        if self.guard is not None:
+            self.guard.mark()
         return applied
 
-    def apply(self, record: dict) -> None:
+    def apply(self, record: dict, mine: bool = False) -> None:
         if "id" in record:
             with self._lock:
                 self.dedupe.add(record_key(record), float(record.get("t", 0)))
         if self.guard is None:
             return
         if "f" in record:
-            self.guard.restore(record["f"])
+            self.guard.restore(record["f"], own=mine)
         if "digest" in record:
             digest = record["digest"]
             self.guard.forget(str(digest["type"]), tuple(str(k) for k in digest["key"]), float(digest["opened"]))
