@@ -67,6 +67,8 @@ class Consumer:
         self._draining = False
         self._io_thread: int | None = None
         self._handoff = Handoff()
+        #: Why the last connection failed before consuming, said with the wait that follows it.
+        self._failure: str | None = None
 
     # -- public ----------------------------------------------------------------
     def run(self) -> None:
@@ -125,7 +127,11 @@ class Consumer:
 
     def _reconnecting_in(self, delay: float) -> None:
         self.reconnects += 1
-        log.warning("reconnecting to RabbitMQ at %s in %.0fs", redacted(self.url), delay)
+        failure, self._failure = self._failure, None
+        if failure:
+            log.warning("%s; trying again in %.0fs", failure, delay)
+        else:
+            log.warning("reconnecting to RabbitMQ at %s in %.0fs", redacted(self.url), delay)
 
     # -- the protocol steps, in order ----------------------------------------------
     def _connect(self) -> bool:
@@ -138,7 +144,7 @@ class Consumer:
             try:
                 self.on_connect()
             except BrokerError as exc:
-                log.error("%s", exc)
+                self._failure = str(exc)
                 return False
         # pika tries the nodes in turn and hands over the first connection that opens.
         self._connection = None
@@ -204,7 +210,7 @@ class Consumer:
 
     # -- losing the connection or a channel ----------------------------------------
     def _on_connection_open_error(self, exc) -> None:
-        log.error("cannot connect to RabbitMQ at %s: %s", redacted(self.url), describe(exc))
+        self._failure = f"cannot connect to RabbitMQ at {redacted(self.url)}: {describe(exc)}"
         self._stop_loop()
 
     def _on_connection_closed(self, _connection, reason) -> None:
