@@ -115,8 +115,10 @@ DEFAULTS: dict[str, str] = {
 HIDDEN = "********"
 #: OMERO's config.xml is a few kilobytes; anything this large is not one.
 MAX_OMERO_CONFIG_BYTES = 5_000_000
-#: Keys known without a default: per event type, the flood guard's overrides
-#: (``omero.mail.flood.login.failed.threshold``). Event types are dotted lower-case words.
+#: What the flood guard takes per event type (``omero.mail.flood.login.failed.threshold``).
+FLOOD_FIELDS = ("window", "threshold", "key")
+#: Keys known without a default: per event type, the flood guard's overrides. Event types
+#: are dotted lower-case words.
 FLOOD_TYPE_KEY = re.compile(r"omero\.mail\.flood\.(?P<type>[a-z]+(?:\.[a-z]+)+)\.(?P<field>window|threshold|key)")
 _FLOOD_TYPE_ENV = re.compile(r"OMERO_MAIL_FLOOD_(?P<type>[A-Z]+(?:_[A-Z]+)+)_(?P<field>WINDOW|THRESHOLD|KEY)")
 _REFERENCE = re.compile(r"\$\{([^}]+)\}")
@@ -163,13 +165,21 @@ def legacy_env_name(key: str) -> str:
     return key.replace(".", "_").upper()
 
 
+def _event_types() -> tuple[str, ...]:
+    from .schemas import EVENT_TYPES  # marshmallow's, loaded only when a key is looked up
+
+    return EVENT_TYPES
+
+
 def is_known(key: str) -> bool:
-    """A property omero-mail reads: one with a default, or a per-type flood override."""
-    return key in DEFAULTS or FLOOD_TYPE_KEY.fullmatch(key) is not None
+    """A property omero-mail reads: one with a default, or a flood override of an event type."""
+    flood = FLOOD_TYPE_KEY.fullmatch(key)
+    return key in DEFAULTS or (flood is not None and flood["type"] in _event_types())
 
 
 def nearest_known(key: str) -> str | None:
-    found = difflib.get_close_matches(key, list(DEFAULTS), n=1, cutoff=0.6)
+    per_type = [f"omero.mail.flood.{kind}.{name}" for kind in _event_types() for name in FLOOD_FIELDS]
+    found = difflib.get_close_matches(key, [*DEFAULTS, *per_type], n=1, cutoff=0.6)
     return found[0] if found else None
 
 
@@ -340,6 +350,15 @@ def environment_values(environ: Mapping[str, str], known: Iterable[str]) -> dict
         elif flood:
             found[f"omero.mail.flood.{flood['type'].lower().replace('_', '.')}.{flood['field'].lower()}"] = value
     return found
+
+
+def unread_environment(environ: Mapping[str, str], known: Iterable[str]) -> list[str]:
+    """The ``OMERO_MAIL_*`` variables :func:`environment_values` takes for no property; the test
+    suite's own (``OMERO_MAIL_TEST_AMQP_URL``, ...) aside."""
+    known = list(known)
+    names = {env_name(key) for key in known} | {legacy_env_name(key) for key in known}
+    return sorted(name for name in environ if name.startswith("OMERO_MAIL_") and not name.startswith("OMERO_MAIL_TEST_")
+                  and name not in names and not _FLOOD_TYPE_ENV.fullmatch(name))
 
 
 def load(
