@@ -130,10 +130,6 @@ class Settings:
     broadcast_results_expires_ms: int
     #: How long ``omero-mail broadcast`` waits for RabbitMQ's confirm.
     broadcast_timeout: float
-    #: ``omero.mail.broker.check-publishers`` (``consumer/trust.py``).
-    check_publishers: bool
-    #: ``omero.mail.broadcast.users``: broker user -> the OMERO admins it may broadcast as.
-    broadcast_users: Mapping[str, frozenset[str]]
     smtp: SMTPSettings
     queues: QueueSettings
     flood: FloodSettings
@@ -271,6 +267,9 @@ def bridge_options(props: Properties) -> BridgeOptions:
 
 def read_settings(props: Properties) -> Settings:
     """Every typed property, checked; the first bad one is a ConfigError."""
+    # Who may publish what: consumer/trust.py reads these two from the bag, with the same parsers.
+    props.typed("omero.mail.broker.check-publishers", values.boolean)
+    props.typed("omero.mail.broadcast.users", values.name_pairs)
     return Settings(
         broker_url=props["omero.mail.broker.url"].strip(),
         heartbeat=props.typed("omero.mail.broker.heartbeat", values.whole),
@@ -284,8 +283,6 @@ def read_settings(props: Properties) -> Settings:
         log_addresses=props.typed("omero.mail.log.addresses", values.boolean),
         broadcast_results_expires_ms=props.typed("omero.mail.broadcast.results.expires", values.parse_duration_ms),
         broadcast_timeout=props.typed("omero.mail.broadcast.timeout", _positive_seconds),
-        check_publishers=props.typed("omero.mail.broker.check-publishers", values.boolean),
-        broadcast_users=props.typed("omero.mail.broadcast.users", values.name_pairs),
         smtp=smtp_settings(props),
         queues=queue_settings(props),
         flood=flood_settings(props),

@@ -154,10 +154,9 @@ def test_every_typed_property_a_command_reads_is_checked_with_the_others(key, va
 
 
 def test_the_broadcast_settings_are_typed():
-    settings = read_settings(Properties({"omero.mail.broadcast.users": "ops:root, ops:jane",
-                                         "omero.mail.broker.check-publishers": "true"}))
-    assert (settings.broadcast_timeout, settings.check_publishers) == (30.0, True)
-    assert settings.broadcast_users == {"ops": frozenset({"root", "jane"})}
+    settings = read_settings(Properties({"omero.mail.broadcast.timeout": "2s",
+                                         "omero.mail.broadcast.results.expires": "1h"}))
+    assert (settings.broadcast_timeout, settings.broadcast_results_expires_ms) == (2.0, 3_600_000)
 
 
 def test_a_per_type_flood_key_of_an_event_type_that_does_not_exist_is_not_known():
