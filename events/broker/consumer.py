@@ -70,6 +70,8 @@ class Consumer:
         #: Whether ``_ioloop`` runs what is handed to it; guards the hand-over against its stop.
         self._loop_lock = threading.Lock()
         self._loop_running = False
+        #: Why the last connection failed before consuming, said with the wait that follows it.
+        self._failure: str | None = None
 
     # -- public ----------------------------------------------------------------
     def run(self) -> None:
@@ -146,7 +148,11 @@ class Consumer:
 
     def _reconnecting_in(self, delay: float) -> None:
         self.reconnects += 1
-        log.warning("reconnecting to RabbitMQ at %s in %.0fs", redacted(self.url), delay)
+        failure, self._failure = self._failure, None
+        if failure:
+            log.warning("%s; trying again in %.0fs", failure, delay)
+        else:
+            log.warning("reconnecting to RabbitMQ at %s in %.0fs", redacted(self.url), delay)
 
     # -- the protocol steps, in order ----------------------------------------------
     def _connect(self) -> bool:
@@ -159,7 +165,7 @@ class Consumer:
             try:
                 self.on_connect()
             except BrokerError as exc:
-                log.error("%s", exc)
+                self._failure = str(exc)
                 return False
         # pika tries the nodes in turn and hands over the first connection that opens.
         self._connection = None
@@ -228,7 +234,7 @@ class Consumer:
 
     # -- losing the connection or a channel ----------------------------------------
     def _on_connection_open_error(self, exc) -> None:
-        log.error("cannot connect to RabbitMQ at %s: %s", redacted(self.url), describe(exc))
+        self._failure = f"cannot connect to RabbitMQ at {redacted(self.url)}: {describe(exc)}"
         self._stop_loop()
 
     def _on_connection_closed(self, _connection, reason) -> None:
