@@ -22,20 +22,20 @@ import getpass
 import sys
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from events.broker.connection import addresses
 from events.config import ConfigError, Properties
 
 PASSWORD = "omero.mail.broadcast.password"
 
 
 def with_login(url: str, user: str, password: str) -> str:
-    """``url`` (each address of a comma-separated list) logging in as ``user``."""
+    """``url`` logging in as ``user``: one URL per node, as the connections read the list."""
     login = f"{quote(user, safe='')}:{quote(password, safe='')}@"
-    addresses = []
-    for address in url.split(","):
-        parts = urlsplit(address.strip())
-        host = parts.netloc.rpartition("@")[2]
-        addresses.append(urlunsplit(parts._replace(netloc=login + host)))
-    return ",".join(addresses)
+    nodes = []
+    for node in addresses(url):
+        parts = urlsplit(node)
+        nodes.append(urlunsplit(parts._replace(netloc=login + parts.netloc.rpartition("@")[2])))
+    return ",".join(nodes)
 
 
 def password(props: Properties, user: str) -> str:

@@ -3,8 +3,9 @@
 A publisher that is not sure its event arrived sends it again with the same id, and the
 bridge derives its ids from OMERO's database, so the same event may come twice. The
 rules stage asks :meth:`DuplicateFilter.planned_at` before planning, and :meth:`add`\\ s an
-id once its mails are in the outbox. Pure: the clock is given, and where the ids come from
-(this process, or another rules stage's records) is ``consumer/state.py``'s business.
+event's key (its id and its publisher, see ``consumer/state.py``) once its mails are in the
+outbox. Pure: the clock is given, and where the keys come from (this process, or another
+rules stage's records) is ``consumer/state.py``'s business.
 
 Memory is bounded twice: by time (ids older than the window are dropped) and by count
 (``limit`` ids at most, the oldest dropped first, with a warning: the window is then
@@ -16,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from typing import Callable
+from typing import Callable, Hashable
 
 log = logging.getLogger(__name__)
 
@@ -27,23 +28,23 @@ class DuplicateFilter:
         self.limit = max(1, limit)
         self.clock = clock
         #: Event id -> when it was planned, oldest first.
-        self._planned: OrderedDict[str, float] = OrderedDict()
+        self._planned: OrderedDict[Hashable, float] = OrderedDict()
         self._warned = False
 
     def __len__(self) -> int:
         return len(self._planned)
 
-    def planned_at(self, event_id: str) -> float | None:
-        """When ``event_id`` was planned within the window, or None."""
+    def planned_at(self, key: Hashable) -> float | None:
+        """When the event known by ``key`` was planned within the window, or None."""
         self._expire()
-        return self._planned.get(event_id)
+        return self._planned.get(key)
 
-    def add(self, event_id: str, at: float | None = None) -> None:
+    def add(self, key: Hashable, at: float | None = None) -> None:
         at = self.clock() if at is None else at
-        if at < self.clock() - self.window or event_id in self._planned:
+        if at < self.clock() - self.window or key in self._planned:
             return
         newest = next(reversed(self._planned.values()), None)
-        self._planned[event_id] = at
+        self._planned[key] = at
         if newest is not None and at < newest:
             # A record from another stage, older than what is held: keep the order by time.
             self._planned = OrderedDict(sorted(self._planned.items(), key=lambda item: item[1]))

@@ -93,6 +93,9 @@ class Metrics:
         self.latency = Histogram("omero_mail_delivery_latency_seconds",
                                  "From the event's occurred_at to the SMTP server accepting the email",
                                  buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.flood_unguarded = Counter("omero_mail_flood_unguarded",
+                                       "Events mailed one by one because the flood guard held its most windows",
+                                       ["type"], registry=self.registry)
         self.transports: list = []
         self.depths = depths
         self.registry.register(_ScrapeTime(depths, self.transports))
@@ -107,6 +110,9 @@ class Metrics:
 
     def on_outcome(self, outcome: str, mail: Mail | None, _detail: str) -> None:
         self.emails.labels(outcome, mail.sender if mail else "unknown").inc()
+
+    def on_flood_unguarded(self, kind: str) -> None:
+        self.flood_unguarded.labels(kind).inc()
 
     def on_accepted(self, headers: Mapping) -> None:
         age = seconds_since(headers.get(OCCURRED_AT, ""))

@@ -47,6 +47,10 @@ PUBLISH_SLICE = 1000
 #: Seconds before an event is given back when the state stream cannot be read.
 STATE_RETRY_PAUSE = 1.0
 
+#: Seconds a second copy of an event waits for the first to be planned before it goes back
+#: to the queue: the bound on how long the stage holds it (README, "Every message settles").
+CLAIM_WAIT = 60.0
+
 
 @dataclass(frozen=True)
 class Duplicate:
@@ -61,42 +65,51 @@ class Waiting:
     """A second copy of an event being planned now: settled once the first one is."""
 
 
-class Recorded:
-    """A claimed event's delivery whose ack first appends its record to the state stream.
+class Claimed:
+    """An event's delivery, from the moment the stage takes it: the claim on its id ends with it.
 
-    Everything else is the delivery's own. The claim is released whatever happens, so a
-    copy waiting for this one is acked (recorded) or given back (not).
+    The stage wraps every delivery in one before anything else, so whichever path settles it
+    (planned and acked, parked, given back after a crash, a callback that raised, a connection
+    lost meanwhile) releases the claim, and a copy waiting for this one is acked (recorded) or
+    given back (not). Once the event is planned, ``record`` is its state record, appended to
+    the state stream before the ack. Everything else is the delivery's own.
     """
 
-    def __init__(self, delivery: Delivery, state: RulesState, event_id: str, record: Message | None):
+    def __init__(self, delivery: Delivery, state: RulesState | None):
         self._delivery = delivery
         self._state = state
-        self._event_id = event_id
-        self._record = record
+        #: The id this delivery claimed (``RulesState.claim``), None before or without a claim.
+        self.key: tuple[str, str] | None = None
+        self.record: Message | None = None
 
     def __getattr__(self, name: str):
         return getattr(self._delivery, name)
 
     def ack(self) -> None:
-        if self._record is None:
-            self._state.settled(self._event_id, False)
+        if self.record is None:
+            self._release(False)
             self._delivery.ack()
             return
 
         def confirmed(reason: str | None) -> None:
-            self._state.settled(self._event_id, reason is None)
+            self._release(reason is None)
             if reason is None:
                 self._delivery.ack()
             else:
                 log.warning("event %s: its record was not confirmed (%s); returning it to the queue",
-                            self._event_id, reason)
+                            self._delivery.message_id, reason)
                 self._delivery.nack(requeue=True)
 
-        self._delivery.publish(self._record, confirmed)
+        self._delivery.publish(self.record, confirmed)
 
     def nack(self, requeue: bool = True) -> None:
-        self._state.settled(self._event_id, False)
+        self._release(False)
         self._delivery.nack(requeue)
+
+    def _release(self, planned: bool) -> None:
+        key, self.key = self.key, None
+        if key is not None and self._state is not None:
+            self._state.settled(key, planned)
 
 
 class RulesStage(Worker[Duplicate | Waiting]):
@@ -120,8 +133,6 @@ class RulesStage(Worker[Duplicate | Waiting]):
         #: The duplicate filter and the flood windows' records (consumer/state.py); None = not kept.
         self.state: RulesState | None = None
         self._caught_up_for: str | None = None
-        #: Deliveries whose event id is claimed -> the record to append before their ack.
-        self._claimed: dict[Delivery, tuple[str, Message | None]] = {}
         if not enabled:
             log.warning("omero.mail.config is false: event senders send nothing "
                         "(admin broadcasts and web error reports still go out)")
@@ -136,11 +147,16 @@ class RulesStage(Worker[Duplicate | Waiting]):
         self.state = state
         if self.flood is not None:
             self.flood.digest_record = state.digest_record
+            self.flood.catch_up = state.catch_up
 
     def close(self) -> None:
         super().close()
         if self.flood is not None:
             self.flood.close()
+
+    def handle(self, delivery: Delivery) -> None:
+        # A Claimed stands in for the delivery it wraps: the same attributes, its own ack and nack.
+        super().handle(cast(Delivery, Claimed(delivery, self.state)))
 
     def process(self, delivery: Delivery) -> Outcome | Duplicate | Waiting:
         try:
@@ -151,15 +167,16 @@ class RulesStage(Worker[Duplicate | Waiting]):
         if refusal:
             return Parked(topo.INVALID_QUEUE, f"refused: {refusal}")
         if self.state is not None:
-            if delivery.consumer_tag != self._caught_up_for and not self._catch_up(self.state, delivery.consumer_tag):
+            if delivery.consumer_tag != self._caught_up_for and not self._catch_up(self.state, delivery):
                 time.sleep(STATE_RETRY_PAUSE)
                 return Requeue()
-            claim = self.state.claim(event.id, lambda planned: self._second_copy(delivery, event, planned))
+            key = (delivery.user_id or "", event.id)
+            claim = self.state.claim(key, self._second_copy(delivery, event), CLAIM_WAIT)
             if claim == WAITING:
                 return Waiting()
             if claim is not None:
                 return Duplicate(event, float(claim))
-            self._claimed[delivery] = (event.id, None)
+            cast(Claimed, delivery).key = key
         try:
             result = self.plan(event)
         except PlanRefused as exc:
@@ -171,7 +188,7 @@ class RulesStage(Worker[Duplicate | Waiting]):
         folded = self.flood is not None and self.flood.fold(event, result)
         if self.state is not None:
             change = self.flood.change(event, result, folded) if self.flood is not None else None
-            self._claimed[delivery] = (event.id, self.state.event_record(event.id, change))
+            cast(Claimed, delivery).record = self.state.event_record(key, change)
         followed = event.type in FOLLOWED_TYPES
         report = followed or self.listeners.wanted(PLANNED)
         if folded:
@@ -188,13 +205,11 @@ class RulesStage(Worker[Duplicate | Waiting]):
                 return
             case Waiting():
                 return
-        claimed = self._claimed.pop(delivery, None)
-        if claimed is not None and self.state is not None:
-            # A Recorded stands in for the delivery it wraps: the same attributes, its own ack and nack.
-            delivery = cast(Delivery, Recorded(delivery, self.state, *claimed))
+            case Parked() | Requeue() if isinstance(delivery, Claimed):
+                delivery.record = None  # not planned: nothing to record, whatever came before
         super().settle(delivery, outcome)
 
-    def _catch_up(self, state: RulesState, consumer_tag: str) -> bool:
+    def _catch_up(self, state: RulesState, delivery: Delivery) -> bool:
         """The first event since (re)connecting: learn what other rules stages recorded meanwhile."""
         started = time.monotonic()
         try:
@@ -202,20 +217,27 @@ class RulesStage(Worker[Duplicate | Waiting]):
         except BrokerError as exc:
             log.warning("cannot catch up with %s (%s); returning the event to the queue", topo.STATE_STREAM, exc)
             return False
-        self._caught_up_for = consumer_tag
+        self._caught_up_for = delivery.consumer_tag
         log.info("caught up with %s in %.2fs: %d record(s) of other rules stages, %d event id(s) known",
                  topo.STATE_STREAM, time.monotonic() - started, applied, len(state.dedupe))
         if self.flood is not None:
-            self.flood.reschedule()
+            self.flood.activate(delivery)
         return True
 
-    def _second_copy(self, delivery: Delivery, event: Event, planned: bool) -> None:
-        """The copy being planned when this one came is settled: ack this one, or give it back."""
-        if planned:
-            self._log_duplicate(event, time.time())
-            delivery.ack()
-        else:
+    def _second_copy(self, delivery: Delivery, event: Event) -> Callable[[bool | None], None]:
+        """What settles a copy that came while the first one was being planned: acked once that
+        one is planned, given back if it was not, or after :data:`CLAIM_WAIT` (``None``)."""
+        def then(planned: bool | None) -> None:
+            if planned:
+                self._log_duplicate(event, time.time())
+                delivery.ack()
+                return
+            if planned is None:
+                log.warning("event %s %s: a copy still being planned after %.0fs; this copy goes back to the queue",
+                            event.id, event.type, CLAIM_WAIT)
             delivery.nack(requeue=True)
+
+        return then
 
     @staticmethod
     def _log_duplicate(event: Event, planned_at: float) -> None:

@@ -10,8 +10,11 @@ so the broker has the report before it forgets the emails.
 What is held is bounded three ways: everything goes out as soon as the stage has nothing
 else queued, once :data:`MOST` emails are held (of all events together), and once the
 oldest has waited :data:`LONGEST` seconds, so a backlog never holds an email's ack and
-report back. A quiet stage reports each email at once, in the one-email form it always
-had (consumer/outcomes.py).
+report back. The last bound is kept by a thread of its own, which lives while something is
+held: the stage's threads may be busy for long (an SMTP server taking its time over the
+next email, up to ``omero.mail.smtp.timeout``), and the emails they sent before must not wait
+for them. A quiet stage reports each email at once, in the one-email form it always had
+(consumer/outcomes.py).
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ class SentReports:
         self.report = report
         self.clock = clock
         self._lock = threading.Lock()
+        #: The thread that sends what is held once it is due, while something is held.
+        self._sender: threading.Thread | None = None
         #: Event id -> (the deliveries to ack, their emails' entries, in the order they were sent;
         #: who hears what RabbitMQ made of the report, consumer/listeners.py).
         self._pending: dict[str, tuple[list[Delivery], list[dict], Done | None]] = {}
@@ -56,6 +61,9 @@ class SentReports:
             self._held += 1
             if self._since is None:
                 self._since = self.clock()
+                if self._sender is None:
+                    self._sender = threading.Thread(target=self._send_when_due, name="sent-reports", daemon=True)
+                    self._sender.start()
             full = self._held >= self.most
         if full:
             self.flush()
@@ -74,6 +82,21 @@ class SentReports:
             self._held, self._since = 0, None
         for event_id, (deliveries, entries, heard) in pending.items():
             self._publish(event_id, deliveries, entries, heard)
+
+    def _send_when_due(self) -> None:
+        """Flush what is held once the oldest has waited :data:`LONGEST`, whatever the stage's
+        threads are doing (``Delivery.publish`` and ``ack`` may be called from any thread); end
+        once nothing is held."""
+        while True:
+            with self._lock:
+                if self._since is None:
+                    self._sender = None
+                    return
+                wait = self._since + self.longest - self.clock()
+            if wait > 0:
+                time.sleep(wait)
+            else:
+                self.flush()
 
     def __len__(self) -> int:
         with self._lock:

@@ -114,6 +114,7 @@ class Service:
             self.rules.trust = trust
             subscriptions.append(Subscription(topo.EVENTS_QUEUE, self.rules.handle, prefetch))
             flood = flood_control(settings.flood, url)
+            flood.on_unguarded = self.metrics.on_flood_unguarded
             self.rules.guard_floods(flood)
             dedupe = DuplicateFilter(settings.dedupe.window, settings.dedupe.max)
             self.rules.keep_state(RulesState(url, dedupe, flood.guard, settings.queues.state_max_age_s))
@@ -178,6 +179,8 @@ class Service:
                 self.delivery.close()
 
     def stop(self) -> None:
+        if self.rules and self.rules.flood:
+            self.rules.flood.stopping()
         self.consumer.stop()
 
     def _declare(self) -> None:

@@ -12,10 +12,16 @@ every stage rebuilds its memory from that stream:
 - on its first event under a new consumer tag (after starting, after each reconnection:
   that is when a standby becomes the active one) a stage catches up: it appends a marker
   and reads the stream from where it stopped (at start: from the longest window ago) up to
-  that marker, applying what the other stages recorded. Its own records it already knows.
+  that marker, applying what the other stages recorded. Its own records it already knows,
+  but for its flood windows: after a reconnection they are rebuilt, set back to what they
+  were after the last catch-up and then every record since applied, its own too. So what
+  it counted of events whose records never reached the stream (their connection was lost,
+  and the stage active meanwhile took them again) is not counted twice.
 
-A second copy of an event that arrives while the first is being planned waits for it, and
-is then acked as a duplicate (or given back, if the first was not planned after all).
+An event is known by its id and the broker user that published it, so one publisher cannot
+pre-empt another's event by sending its id first. A second copy of an event that arrives
+while the first is being planned waits for it, and is then acked as a duplicate (or given
+back, if the first was not planned after all, or was not settled within the stated wait).
 The stream keeps records for the longest window (RabbitMQ trims it by age); a record is
 about 150 bytes, one per event.
 """
@@ -42,6 +48,14 @@ log = logging.getLogger(__name__)
 #: What :meth:`RulesState.claim` says of a copy that must wait for the one being planned.
 WAITING = "waiting"
 
+#: What an event is known by: (the broker user that published it, its id).
+Key = tuple[str, str]
+
+
+def record_key(record: dict) -> Key:
+    """An event record's key; a record written before keys named the publisher has none (``""``)."""
+    return str(record.get("u", "")), str(record["id"])
+
 
 class RulesState:
     def __init__(self, url: str, dedupe: DuplicateFilter, guard: FloodGuard | None, horizon: float, *,
@@ -61,14 +75,19 @@ class RulesState:
         #: Where the next catch-up starts; None until the first one.
         self.offset: int | None = None
         self._lock = threading.Lock()
-        #: Ids being planned now -> what to tell the copies waiting for them.
-        self._claims: dict[str, list[Callable[[bool], None]]] = {}
+        #: Events being planned now -> what to tell the copies waiting for them.
+        self._claims: dict[Key, list[Callable[[bool | None], None]]] = {}
 
     # -- catching up with the other stages ------------------------------------------------
     def catch_up(self) -> int:
-        """Apply what other stages recorded since the last call; how many records that was."""
+        """Apply what other stages recorded since the last call; how many records that was.
+        From the second call on, the flood windows are rebuilt (this module's docstring)."""
         start = self.offset if self.offset is not None else datetime.fromtimestamp(
             self.clock() - self.horizon, timezone.utc)
+        rebuild = False
+        if self.offset is not None and self.guard is not None:
+            self.guard.rewind()
+            rebuild = True
         applied = 0
 
         def on_record(_offset: int, body: bytes) -> None:
@@ -78,51 +97,78 @@ class RulesState:
             except ValueError:
                 log.warning("skipping an unreadable record in %s", topo.STATE_STREAM)
                 return
-            if record.get("w") != self.writer:
-                self.apply(record)
+            mine = record.get("w") == self.writer
+            if rebuild or not mine:
+                self.apply(record, mine)
+            if not mine:
                 applied += 1
 
         self.offset = self.read(self.url, topo.STATE_STREAM, start, on_record)
+        if self.guard is not None:
+            self.guard.mark()
         return applied
 
-    def apply(self, record: dict) -> None:
+    def apply(self, record: dict, mine: bool = False) -> None:
         if "id" in record:
             with self._lock:
-                self.dedupe.add(str(record["id"]), float(record.get("t", 0)))
+                self.dedupe.add(record_key(record), float(record.get("t", 0)))
         if self.guard is None:
             return
         if "f" in record:
-            self.guard.restore(record["f"])
+            self.guard.restore(record["f"], own=mine)
         if "digest" in record:
             digest = record["digest"]
             self.guard.forget(str(digest["type"]), tuple(str(k) for k in digest["key"]), float(digest["opened"]))
 
     # -- planning an event once -------------------------------------------------------------
-    def claim(self, event_id: str, then: Callable[[bool], None]) -> float | str | None:
+    def claim(self, key: Key, then: Callable[[bool | None], None], wait: float) -> float | str | None:
         """None: plan the event. A time: it was planned then. :data:`WAITING`: another copy is
-        being planned now, and ``then(planned)`` will be called when that one is settled."""
+        being planned now, and ``then(planned)`` will be called once: when that one is settled,
+        or with None after ``wait`` seconds if it is not settled by then.
+
+        ``key`` is (publishing broker user, event id): a publisher cannot pre-empt another's
+        event by publishing its id first (the bridge's ids can be predicted).
+        """
         with self._lock:
-            at = self.dedupe.planned_at(event_id)
+            at = self.dedupe.planned_at(key)
             if at is not None:
                 return at
-            if event_id in self._claims:
-                self._claims[event_id].append(then)
+            if key in self._claims:
+                self._claims[key].append(self._waiting(then, wait))
                 return WAITING
-            self._claims[event_id] = []
+            self._claims[key] = []
             return None
 
-    def settled(self, event_id: str, planned: bool) -> None:
+    def settled(self, key: Key, planned: bool) -> None:
         """The claimed event was planned (its record confirmed), or given back."""
         with self._lock:
             if planned:
-                self.dedupe.add(event_id)
-            waiting = self._claims.pop(event_id, [])
+                self.dedupe.add(key)
+            waiting = self._claims.pop(key, [])
         for then in waiting:
-            then(planned)
+            try:
+                then(planned)
+            except Exception:  # noqa: BLE001 - one copy's failure must not strand the others
+                log.exception("settling a second copy of event %s failed", key[1])
+
+    @staticmethod
+    def _waiting(then: Callable[[bool | None], None], wait: float) -> Callable[[bool | None], None]:
+        """``then``, called once: by the first of the claim's settling and the timer."""
+        once = threading.Lock()
+
+        def first(planned: bool | None) -> None:
+            if once.acquire(blocking=False):
+                timer.cancel()
+                then(planned)
+
+        timer = threading.Timer(wait, first, (None,))
+        timer.daemon = True
+        timer.start()
+        return first
 
     # -- the records --------------------------------------------------------------------------
-    def event_record(self, event_id: str, flood_change: dict | None) -> Message:
-        record = {"w": self.writer, "t": self.clock(), "id": event_id}
+    def event_record(self, key: Key, flood_change: dict | None) -> Message:
+        record = {"w": self.writer, "t": self.clock(), "u": key[0], "id": key[1]}
         if flood_change is not None:
             record["f"] = flood_change
         return self._message(record)

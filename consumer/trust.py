@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from typing import Mapping
 from urllib.parse import unquote, urlsplit
 
-from events.config import ConfigError
 from events.schemas import Event
+# Parsed in one place with every typed property (events/settings.py checks it at start).
+from events.values import name_pairs as acting_for
 
 CHECK = "omero.mail.broker.check-publishers"
 ACTS_FOR = "omero.mail.broadcast.users"
@@ -34,19 +35,6 @@ def broker_user(url: str) -> str:
     """The user a broker URL logs in as (RabbitMQ's default, guest, when it names none)."""
     first = url.split(",")[0].strip()
     return unquote(urlsplit(first).username or "guest")
-
-
-def acting_for(text: str) -> dict[str, frozenset[str]]:
-    """``ops:root, ops:jane`` -> ``{"ops": {"root", "jane"}}``; ValueError on a malformed pair."""
-    found: dict[str, set[str]] = {}
-    for pair in (p.strip() for p in text.split(",")):
-        if not pair:
-            continue
-        user, sep, name = (part.strip() for part in pair.partition(":"))
-        if not (sep and user and name):
-            raise ValueError(f"{ACTS_FOR}: {pair!r} is not broker-user:omero-admin")
-        found.setdefault(user, set()).add(name)
-    return {user: frozenset(names) for user, names in found.items()}
 
 
 @dataclass(frozen=True)
@@ -60,12 +48,8 @@ class Trust:
 
     @classmethod
     def from_properties(cls, props) -> "Trust":
-        try:
-            acts_for = acting_for(props[ACTS_FOR])
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
         return cls(checked=props.bool(CHECK), rules_user=props["omero.mail.broker.rules-user"],
-                   delivery_user=props["omero.mail.broker.delivery-user"], acts_for=acts_for)
+                   delivery_user=props["omero.mail.broker.delivery-user"], acts_for=props.typed(ACTS_FOR, acting_for))
 
     def may_broadcast_as(self, user: str | None, admin: str | None) -> bool:
         if not user or not admin:

@@ -189,7 +189,21 @@ class Worker(Generic[Extra]):
         try:
             work()
         except Exception as exc:  # noqa: BLE001 - a crash returns or parks the message, never loses it
-            self.settle(delivery, self._crashed(delivery, exc))
+            try:
+                self.settle(delivery, self._crashed(delivery, exc))
+            except Exception:  # noqa: BLE001 - not even parked: the broker gets it back, never held
+                self.log.exception("settling message %s after a crash failed; returning it to the queue",
+                                   delivery.message_id)
+                delivery.nack(requeue=True)
+
+    def _on_loop(self, delivery: Delivery, callback: Callable[..., None]) -> Callable[..., None]:
+        """``callback`` for the I/O loop (a confirm's ``done``): if it raises, ``delivery`` is
+        settled as a crash in :meth:`process` is (counted, given back or parked), not left held,
+        and the loop and its connection carry on."""
+        def guarded(*args) -> None:
+            self._guarded(delivery, lambda: callback(*args))
+
+        return guarded
 
     def _crashed(self, delivery: Delivery, exc: Exception) -> Outcome:
         """Called while ``exc`` is handled, so the log carries its traceback."""
@@ -237,14 +251,15 @@ class Worker(Generic[Extra]):
                     delivery.ack()
 
                 delivery.publish(outcomes.result(event.id, outcomes.PLANNED, mandatory=not followed, type=event.type,
-                                                 total=0, folded=1, senders=plan.senders), reported)
+                                                 total=0, folded=1, senders=plan.senders),
+                                 self._on_loop(delivery, reported))
             case Requeue():
                 delivery.nack(requeue=True)
 
-    @staticmethod
-    def _move(delivery: Delivery, copies: list[Message]) -> None:
+    def _move(self, delivery: Delivery, copies: list[Message]) -> None:
         """Publish the copies; ack the original once all are confirmed, else give it back."""
-        delivery.publish_many(copies, lambda reasons: delivery.nack(True) if any(reasons) else delivery.ack())
+        delivery.publish_many(copies, self._on_loop(
+            delivery, lambda reasons: delivery.nack(True) if any(reasons) else delivery.ack()))
 
     def _publish_slice(self, delivery: Delivery, planned: Planned, published: int) -> None:
         """The next slice of outbox messages; the event is acked after the last one's confirm.
@@ -276,7 +291,7 @@ class Worker(Generic[Extra]):
             else:
                 self.submit(self._guarded, delivery, lambda: self._publish_slice(delivery, planned, published))
 
-        delivery.publish_many(messages, confirmed)
+        delivery.publish_many(messages, self._on_loop(delivery, confirmed))
 
     def _copy(self, delivery: Delivery, outcome: Retry | Parked) -> Message:
         """Log, count and report a retry or a parking; the copy to publish for it."""

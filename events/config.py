@@ -112,21 +112,25 @@ DEFAULTS: dict[str, str] = {
     "omero.mail.bridge.metrics.port": "",
 }
 
-#: Keys whose values are never shown, logged or put in an error.
-SECRET_KEYS = frozenset({"omero.mail.password", "omero.db.pass"})
-#: Keys holding URLs or DSNs that may embed a password.
-SECRET_IN_URL_KEYS = frozenset({"omero.mail.broker.url", "omero.mail.directory.dsn"})
-
 HIDDEN = "********"
 #: OMERO's config.xml is a few kilobytes; anything this large is not one.
 MAX_OMERO_CONFIG_BYTES = 5_000_000
-#: Keys known without a default: per event type, the flood guard's overrides
-#: (``omero.mail.flood.login.failed.threshold``). Event types are dotted lower-case words.
+#: What the flood guard takes per event type (``omero.mail.flood.login.failed.threshold``).
+FLOOD_FIELDS = ("window", "threshold", "key")
+#: Keys known without a default: per event type, the flood guard's overrides. Event types
+#: are dotted lower-case words.
 FLOOD_TYPE_KEY = re.compile(r"omero\.mail\.flood\.(?P<type>[a-z]+(?:\.[a-z]+)+)\.(?P<field>window|threshold|key)")
 _FLOOD_TYPE_ENV = re.compile(r"OMERO_MAIL_FLOOD_(?P<type>[A-Z]+(?:_[A-Z]+)+)_(?P<field>WINDOW|THRESHOLD|KEY)")
 _REFERENCE = re.compile(r"\$\{([^}]+)\}")
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<tail>@)", re.I)
-_DSN_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<pw>'[^']*'|\S+)", re.I)
+#: Names under which a URL's query or a libpq DSN carries a secret.
+_SECRET_NAMES = r"(?:ssl)?password|passwd|pwd|token|secret"
+#: A URL's password, ``//user:PASSWORD@host`` with or without its scheme, up to the last ``@``
+#: of the authority (as urllib reads it).
+_URL_PASSWORD = re.compile(r"(?P<head>//[^:/?#@\s]*:)[^/?#\s]*(?P<tail>@)")
+#: ``?password=PASSWORD&...`` in a URL's query.
+_QUERY_SECRET = re.compile(rf"(?P<head>[?&;](?:{_SECRET_NAMES})=)[^&#\s]*", re.I)
+#: ``password=PASSWORD`` or ``password='PASS WORD'`` in a libpq key=value DSN.
+_DSN_SECRET = re.compile(rf"(?P<head>(?<![\w.?&;-])(?:{_SECRET_NAMES})\s*=\s*)(?:'(?:[^'\\]|\\.)*'|\S+)", re.I)
 
 
 class ConfigError(ValueError):
@@ -134,13 +138,17 @@ class ConfigError(ValueError):
 
 
 def is_secret(key: str) -> bool:
-    return key in SECRET_KEYS or key.endswith(".password") or key.endswith(".pass")
+    """A key whose value is never shown, logged or put in an error (``omero.mail.password``, ``omero.db.pass``)."""
+    return key.endswith((".password", ".pass", ".token", ".secret"))
 
 
 def redact(text: str) -> str:
-    """Hide a password inside a URL (``amqp://u:pw@h``) or a libpq DSN (``password=pw``)."""
+    """Every password field of ``text`` hidden: a URL's (``amqp://u:pw@h``, ``?password=pw``) and a
+    libpq DSN's (``password=pw``). Only the fields: the same text elsewhere (a role named as its
+    password, as OMERO's default omero/omero) stays, so the message still says what went wrong."""
     text = _URL_PASSWORD.sub(lambda m: m["head"] + HIDDEN + m["tail"], text)
-    return _DSN_PASSWORD.sub(lambda m: m["head"] + HIDDEN, text)
+    text = _QUERY_SECRET.sub(lambda m: m["head"] + HIDDEN, text)
+    return _DSN_SECRET.sub(lambda m: m["head"] + HIDDEN, text)
 
 
 def env_name(key: str) -> str:
@@ -157,13 +165,21 @@ def legacy_env_name(key: str) -> str:
     return key.replace(".", "_").upper()
 
 
+def _event_types() -> tuple[str, ...]:
+    from .schemas import EVENT_TYPES  # marshmallow's, loaded only when a key is looked up
+
+    return EVENT_TYPES
+
+
 def is_known(key: str) -> bool:
-    """A property omero-mail reads: one with a default, or a per-type flood override."""
-    return key in DEFAULTS or FLOOD_TYPE_KEY.fullmatch(key) is not None
+    """A property omero-mail reads: one with a default, or a flood override of an event type."""
+    flood = FLOOD_TYPE_KEY.fullmatch(key)
+    return key in DEFAULTS or (flood is not None and flood["type"] in _event_types())
 
 
 def nearest_known(key: str) -> str | None:
-    found = difflib.get_close_matches(key, list(DEFAULTS), n=1, cutoff=0.6)
+    per_type = [f"omero.mail.flood.{kind}.{name}" for kind in _event_types() for name in FLOOD_FIELDS]
+    found = difflib.get_close_matches(key, [*DEFAULTS, *per_type], n=1, cutoff=0.6)
     return found[0] if found else None
 
 
@@ -233,7 +249,7 @@ class Properties(Mapping[str, str]):
         except ValueError as exc:
             where = {"environment": "the environment", "default": "the defaults", "given": "the given values",
                      "": "the given values"}.get(self.origin(key), self.origin(key))
-            raise ConfigError(f"{key}={text!r} (from {where}): expected {exc}") from None
+            raise ConfigError(f"{key}={self.shown(key)!r} (from {where}): expected {exc}") from None
 
     def bool(self, key: str) -> bool:
         return self.typed(key, values.boolean)
@@ -242,8 +258,7 @@ class Properties(Mapping[str, str]):
         """The value as ``config list`` and logs may show it: secrets hidden."""
         if is_secret(key):
             return HIDDEN if self._raw.get(key) else ""
-        value = self[key]
-        return redact(value) if key in SECRET_IN_URL_KEYS or "://" in value else value
+        return redact(self[key])
 
     def secret_ref(self, key: str) -> Secret:
         """A password, from ``KEY`` or from the file named by ``KEY.file`` (read when used)."""
@@ -335,6 +350,15 @@ def environment_values(environ: Mapping[str, str], known: Iterable[str]) -> dict
         elif flood:
             found[f"omero.mail.flood.{flood['type'].lower().replace('_', '.')}.{flood['field'].lower()}"] = value
     return found
+
+
+def unread_environment(environ: Mapping[str, str], known: Iterable[str]) -> list[str]:
+    """The ``OMERO_MAIL_*`` variables :func:`environment_values` takes for no property; the test
+    suite's own (``OMERO_MAIL_TEST_AMQP_URL``, ...) aside."""
+    known = list(known)
+    names = {env_name(key) for key in known} | {legacy_env_name(key) for key in known}
+    return sorted(name for name in environ if name.startswith("OMERO_MAIL_") and not name.startswith("OMERO_MAIL_TEST_")
+                  and name not in names and not _FLOOD_TYPE_ENV.fullmatch(name))
 
 
 def load(

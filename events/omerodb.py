@@ -13,8 +13,9 @@ from typing import Mapping
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from .config import redact
+
 CONNECT_TIMEOUT = 10
-HIDDEN = "********"
 
 
 def dsn_from_properties(props: Mapping[str, str], key: str = "omero.mail.directory.dsn") -> str:
@@ -39,13 +40,16 @@ def describe(dsn: str) -> str:
 
 
 def reason(exc: Exception, dsn: str) -> str:
-    """psycopg's message, first line only, with the password cut out if it ever appears."""
-    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    """psycopg's message, first line only, with any password field hidden.
+
+    A DSN libpq cannot parse is named by the error's type only: its message may quote
+    pieces of the DSN, the password among them.
+    """
     try:
-        password = conninfo_to_dict(dsn).get("password")
+        conninfo_to_dict(dsn)
     except psycopg.ProgrammingError:
         return type(exc).__name__
-    return text.replace(str(password), HIDDEN) if password else text
+    return redact((str(exc).strip().splitlines() or [type(exc).__name__])[0])
 
 
 def connect(dsn: str, application_name: str = "omero-mail", autocommit: bool = False) -> psycopg.Connection:

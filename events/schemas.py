@@ -8,6 +8,7 @@ the parking lot records. Extra fields are kept, so newer publishers stay readabl
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -147,6 +148,36 @@ def _first_error(messages: Any, path: str = "") -> str:
     return f"{path}: {messages}" if path else str(messages)
 
 
+#: A JSON escape of a UTF-16 surrogate: the only way text that UTF-8 cannot encode gets into a
+#: decoded body, so only a body holding one is walked for it.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _uncarried_text(value: Any, path: str) -> str | None:
+    """Where ``value`` holds text no mail can carry (a lone UTF-16 surrogate), as the reason; else None.
+
+    JSON allows ``"\\ud800"`` alone, but UTF-8 cannot encode it: such text would crash the
+    rules stage when the mail is serialised, so the event is refused where it enters.
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return (f"{path}: text a mail cannot carry (lone UTF-16 surrogate "
+                    f"{ascii(value[exc.start])} at character {exc.start})")
+        return None
+    items: Any = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        # The reason is a header of the parked copy: a bad key is shown escaped, never as itself.
+        shown = key.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(key, str) else key
+        where = f"{path}.{shown}" if path else str(shown)
+        found = _uncarried_text(key, where + " (the name)") if isinstance(key, str) else None
+        found = found or _uncarried_text(item, where)
+        if found:
+            return found
+    return None
+
+
 def load_event(payload: bytes | str | dict) -> Event:
     """Validate a published event; raise :class:`InvalidEvent` with the reason."""
     if isinstance(payload, (bytes, bytearray)):
@@ -155,12 +186,18 @@ def load_event(payload: bytes | str | dict) -> Event:
         except UnicodeDecodeError as exc:
             raise InvalidEvent(f"body is not UTF-8 ({exc.reason} at byte {exc.start})") from None
     if isinstance(payload, str):
+        text = payload
         try:
             payload = json.loads(payload)
         except json.JSONDecodeError as exc:
             raise InvalidEvent(f"body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        uncarried = _uncarried_text(payload, "") if _SURROGATE_ESCAPE.search(text) else None
+    else:
+        uncarried = _uncarried_text(payload, "")
     if not isinstance(payload, dict):
         raise InvalidEvent(f"body must be a JSON object, not {type(payload).__name__}")
+    if uncarried:
+        raise InvalidEvent(uncarried)
     try:
         envelope = _ENVELOPE.load(payload)
     except ValidationError as exc:

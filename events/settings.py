@@ -4,25 +4,29 @@
 OMERO reads them) into frozen dataclasses, one per piece that needs them: the SMTP
 transport, the queues, the flood guard, the directory, the monitoring endpoint, the
 bridge. A value that does not parse is one :class:`ConfigError` line naming the key, the
-value, where it was set and the form expected, before anything connects: the consumer
-(``consume``), the bridge and ``config list|get`` read them first. The pieces then take
-these values, never the bag. The bag stays on :attr:`Settings.props` for what reads keys
-of its own: a site's transport, the sender files' ``${...}`` placeholders, the
-broadcast and web-error planners.
+value, where it was set and the form expected, before anything connects: every command
+reads them first (:func:`checked_at_start`), which also warns about each key under
+``omero.mail.`` that omero-mail does not read, since a misspelt key would silently keep
+its default. The pieces then take these values, never the bag. The bag stays on
+:attr:`Settings.props` for what reads keys of its own: a site's transport, the sender
+files' ``${...}`` placeholders, the broadcast and web-error planners.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Mapping
 
 from . import values
-from .config import ConfigError, Properties, Secret
+from .config import (FLOOD_FIELDS, ConfigError, Properties, Secret, env_name, is_known, nearest_known,
+                     unread_environment)
+
+log = logging.getLogger(__name__)
 
 SSL_FACTORY = "javax.net.ssl.SSLSocketFactory"
 FLOOD_PREFIX = "omero.mail.flood."
-FLOOD_FIELDS = ("window", "threshold", "key")
 #: ``auto``: quorum when the broker URL names several nodes (a cluster), classic for one.
 QUEUE_TYPES = ("auto", "classic", "quorum")
 DIRECTORY_BACKENDS = ("json", "postgres")
@@ -112,7 +116,7 @@ class BridgeOptions:
 
 @dataclass(frozen=True)
 class Settings:
-    broker_url: str
+    broker_url: str = field(repr=False)
     heartbeat: int
     prefetch: int
     delivery_connections: int
@@ -124,6 +128,8 @@ class Settings:
     bean: str
     log_addresses: bool
     broadcast_results_expires_ms: int
+    #: How long ``omero-mail broadcast`` waits for RabbitMQ's confirm.
+    broadcast_timeout: float
     smtp: SMTPSettings
     queues: QueueSettings
     flood: FloodSettings
@@ -261,6 +267,9 @@ def bridge_options(props: Properties) -> BridgeOptions:
 
 def read_settings(props: Properties) -> Settings:
     """Every typed property, checked; the first bad one is a ConfigError."""
+    # Who may publish what: consumer/trust.py reads these two from the bag, with the same parsers.
+    props.typed("omero.mail.broker.check-publishers", values.boolean)
+    props.typed("omero.mail.broadcast.users", values.name_pairs)
     return Settings(
         broker_url=props["omero.mail.broker.url"].strip(),
         heartbeat=props.typed("omero.mail.broker.heartbeat", values.whole),
@@ -273,6 +282,7 @@ def read_settings(props: Properties) -> Settings:
         bean=props["omero.mail.bean"].strip(),
         log_addresses=props.typed("omero.mail.log.addresses", values.boolean),
         broadcast_results_expires_ms=props.typed("omero.mail.broadcast.results.expires", values.parse_duration_ms),
+        broadcast_timeout=props.typed("omero.mail.broadcast.timeout", _positive_seconds),
         smtp=smtp_settings(props),
         queues=queue_settings(props),
         flood=flood_settings(props),
@@ -282,3 +292,30 @@ def read_settings(props: Properties) -> Settings:
         bridge=bridge_options(props),
         props=props,
     )
+
+
+def unread(props: Properties, environ: Mapping[str, str]) -> list[str]:
+    """One line for each key under ``omero.mail.`` that omero-mail does not read, from any source,
+    with the nearest key it does read. OMERO's own ``omero.mail.*`` keys are all read."""
+    lines = []
+    for key in props:
+        if key.startswith("omero.mail.") and not is_known(key):
+            where = "the environment" if props.origin(key) == "environment" else props.origin(key)
+            nearest = nearest_known(key)
+            lines.append(_ignored(key, where, nearest))
+    for name in unread_environment(environ, props):
+        nearest = nearest_known(name.lower().replace("_", "."))
+        lines.append(_ignored(name, "the environment", nearest and f"{env_name(nearest)} ({nearest})"))
+    return lines
+
+
+def _ignored(name: str, where: str, nearest: str | None) -> str:
+    hint = f"did you mean {nearest}?" if nearest else "no property omero-mail reads is near it"
+    return f"{name} (set in {where}) is not a property omero-mail reads, so it is ignored; {hint}"
+
+
+def checked_at_start(props: Properties, environ: Mapping[str, str]) -> Settings:
+    """What every command starts with: a WARNING for each key not read, then every typed value checked."""
+    for line in unread(props, environ):
+        log.warning("%s", line)
+    return read_settings(props)

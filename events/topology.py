@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from .settings import QueueSettings, queue_settings
-# parse_duration_ms: re-exported for the commands that read a duration beside the topology
-from .values import UNIT_MS, parse_duration_ms as parse_duration_ms
+from .values import UNIT_MS
 
 EVENTS_EXCHANGE = "omero.events"
 MAIL_EXCHANGE = "omero.mail"

@@ -97,3 +97,14 @@ def one_of(text: str, choices: tuple[str, ...]) -> str:
 def names(text: str) -> tuple[str, ...]:
     """``a, b,,c`` -> ``("a", "b", "c")``."""
     return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def name_pairs(text: str) -> dict[str, frozenset[str]]:
+    """``ops:root, ops:jane`` -> ``{"ops": frozenset({"root", "jane"})}`` (who may act for whom)."""
+    found: dict[str, set[str]] = {}
+    for pair in names(text):
+        user, sep, name = (part.strip() for part in pair.partition(":"))
+        if not (sep and user and name):
+            raise ValueError("comma-separated broker-user:omero-admin pairs, such as ops:root,ops:jane")
+        found.setdefault(user, set()).add(name)
+    return {user: frozenset(them) for user, them in found.items()}

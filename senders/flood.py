@@ -7,11 +7,19 @@ a window that opens with the first of them: the first ``threshold`` are mailed a
 usual, the rest are folded, and when the window ends one digest mail per recipient
 says how many were folded and from which source addresses.
 
+What it holds is bounded: a window that ended leaves at the next event (within a second)
+whether anything folded or not (one that folded owes its digest until handed out), and it
+holds at most :data:`MOST_WINDOWS` windows. A web server scanned for 100,000 missing pages
+makes a key per path; past the bound an event of a new key is mailed as OMERO would mail it
+(counted in :attr:`FloodGuard.unguarded`), never dropped.
+
 Pure logic with an injectable clock; the rules stage feeds it events and publishes the
 digests it hands back (see ``consumer/rules_stage.py``). Each change to a window can be
 written down (:func:`change`) and applied by another guard (:meth:`FloodGuard.restore`):
 that is how a rules stage taking over from one that crashed carries on its counts
 (``consumer/state.py``). With the wall clock, the times in a change mean the same to both.
+A guard can also be set back to a :meth:`FloodGuard.mark` (:meth:`FloodGuard.rewind`) and
+rebuilt from the changes written since, its own among them.
 """
 
 from __future__ import annotations
@@ -36,6 +44,11 @@ DEFAULT_KEYS: dict[str, tuple[str, ...]] = {
 }
 #: How many source addresses a digest lists by name; the rest are counted.
 MAX_SOURCES_SHOWN = 50
+#: Windows held at most (open, or owing a digest): about 500 bytes each (more with long keys),
+#: plus, in a window that folded, the mails of its last folded event (whom its digest goes to).
+MOST_WINDOWS = 10_000
+#: Seconds between two sweeps of the windows that ended.
+SWEEP_SECONDS = 1.0
 _NAMESPACE = uuid.UUID("5d7f8a52-51c3-4d2e-9a40-6f0c1f3e2b91")
 
 
@@ -116,12 +129,24 @@ def _when(event: Event) -> str:
 class FloodGuard:
     """Counts alike events per window; :meth:`admit` says whether to mail this one."""
 
-    def __init__(self, rules: Mapping[str, FloodRule], clock: Callable[[], float] = time.monotonic):
+    def __init__(self, rules: Mapping[str, FloodRule], clock: Callable[[], float] = time.monotonic,
+                 most: int = MOST_WINDOWS):
         self.rules = {kind: rule for kind, rule in rules.items() if rule.threshold > 0 and rule.window > 0}
         self.clock = clock
+        self.most = max(1, most)
         self._open: dict[tuple[str, tuple[str, ...]], Window] = {}
         #: Ended windows whose digest is still to be sent.
         self._owed: list[Window] = []
+        self._swept = float("-inf")
+        self._marked: tuple[dict[tuple[str, tuple[str, ...]], Window], list[Window]] = ({}, [])
+        #: Events mailed one by one because no window was left for their key.
+        self.unguarded = 0
+        #: Told of each of those events.
+        self.on_full: Callable[[Event], None] = lambda event: None
+
+    def __len__(self) -> int:
+        """Windows held: open, or owing a digest."""
+        return len(self._open) + len(self._owed)
 
     def key(self, event: Event) -> tuple[str, ...] | None:
         rule = self.rules.get(event.type)
@@ -135,10 +160,15 @@ class FloodGuard:
         if key is None or not mails:
             return True
         now = self.clock()
+        self._sweep(now)
         window = self._open.get((event.type, key))
         if window is None or now >= window.due:
-            if window is not None and window.folded:
-                self._owed.append(window)
+            if window is not None:
+                self._end((event.type, key))
+            if not self._room(now):
+                self.unguarded += 1
+                self.on_full(event)
+                return True
             window = self._open[(event.type, key)] = Window(event.type, key, self.rules[event.type], opened=now)
         if window.mailed < window.rule.threshold:
             window.mailed += 1
@@ -151,16 +181,21 @@ class FloodGuard:
         key = self.key(event)
         return None if key is None else self._open.get((event.type, key))
 
-    def restore(self, data: Mapping) -> None:
-        """Apply a :func:`change` made by another guard to the same windows.
+    def restore(self, data: Mapping, own: bool = False) -> None:
+        """Apply a :func:`change` made by another guard to the same windows (``own``: by this
+        one, before a :meth:`rewind`).
 
         A change to a window older than the one open for its key is dropped (that window
-        is over), and so is one to a window that ended more than a window's length ago.
+        is over), and so is one to a window that ended more than a window's length ago,
+        unless it is this guard's own: its digest is owed until this guard sends it.
+        It opens a window even past :data:`MOST_WINDOWS`: the other guard counted it within
+        its own bound, and it may owe a digest.
         """
         kind, key, opened = str(data["type"]), tuple(str(part) for part in data["key"]), float(data["opened"])
         rule = self.rules.get(kind)
-        if rule is None or opened + 2 * rule.window < self.clock():
+        if rule is None or (not own and opened + 2 * rule.window < self.clock()):
             return
+        self._sweep(self.clock())
         window = self._open.get((kind, key))
         if window is None or window.opened < opened:
             if window is not None and window.folded:
@@ -180,6 +215,16 @@ class FloodGuard:
             del self._open[(kind, key)]
         self._owed = [w for w in self._owed if not (w.event_type == kind and w.key == key and w.opened == opened)]
 
+    def mark(self) -> None:
+        """Remember the windows as they are (the state stream's, just read to its end)."""
+        self._marked = ({key: _copy(w) for key, w in self._open.items()}, [_copy(w) for w in self._owed])
+
+    def rewind(self) -> None:
+        """Set the windows back to the last :meth:`mark`: what was counted since is to be restored."""
+        marked_open, marked_owed = self._marked
+        self._open = {key: _copy(w) for key, w in marked_open.items()}
+        self._owed = [_copy(w) for w in marked_owed]
+
     def folded(self) -> int:
         """Events folded into digests not yet handed out."""
         return sum(w.folded for w in (*self._owed, *self._open.values()))
@@ -192,13 +237,30 @@ class FloodGuard:
     def due(self) -> list[Window]:
         """Take the windows that have ended and owe a digest."""
         now = self.clock()
-        for key in [k for k, w in self._open.items() if now >= w.due]:
-            window = self._open.pop(key)
-            if window.folded:
-                self._owed.append(window)
+        self._sweep(now, force=True)
         ready = [w for w in self._owed if now >= w.due]
         self._owed = [w for w in self._owed if now < w.due]
         return ready
+
+    def _sweep(self, now: float, force: bool = False) -> None:
+        """Windows that ended leave the open ones: to owe their digest if they folded, else for good.
+        At most once a :data:`SWEEP_SECONDS` unless forced: it reads every window."""
+        if not force and now - self._swept < SWEEP_SECONDS:
+            return
+        self._swept = now
+        for key in [k for k, w in self._open.items() if now >= w.due]:
+            self._end(key)
+
+    def _end(self, key: tuple[str, tuple[str, ...]]) -> None:
+        window = self._open.pop(key)
+        if window.folded:
+            self._owed.append(window)
+
+    def _room(self, now: float) -> bool:
+        """Whether a new window may open; when full, after sweeping what ended since the last sweep."""
+        if len(self) >= self.most and self._swept < now:
+            self._sweep(now, force=True)
+        return len(self) < self.most
 
     def drain(self) -> list[Window]:
         """Take every window that owes a digest, ended or not (the consumer is stopping)."""
@@ -210,6 +272,10 @@ class FloodGuard:
         """A digest that could not be published: owed again ``retry_in`` seconds from now."""
         window.retry_at = self.clock() + retry_in
         self._owed.append(window)
+
+
+def _copy(window: Window) -> Window:
+    return replace(window, sources=Counter(window.sources), mails=list(window.mails))
 
 
 def digest_mails(window: Window) -> list[Mail]:

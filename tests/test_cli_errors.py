@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from events import topology as topo
+from events.config import DEFAULTS
 from events.broker import declare_topology
 
 from .services import free_port
@@ -139,3 +140,78 @@ def test_pip_install_puts_the_readme_and_the_example_senders_under_share(tmp_pat
     names = zipfile.ZipFile(wheel).namelist()
     shared = {Path(n).name for n in names if "/data/share/omero-mail/" in n}
     assert shared == {"README.rst", "mail-senders.example", "omero-mail-senders.example", "omero-mail.env"}
+
+
+def test_broadcast_with_a_bad_results_expiry_is_one_line_and_exit_1(tmp_path):
+    result = omero_mail("broadcast", "Subject", "Body", "--everyone", "--no-wait",
+                        env={"OMERO_MAIL_BROADCAST_RESULTS_EXPIRES": "7days"})
+    assert result.returncode == 1
+    assert one_line(result) == ("omero-mail: error: omero.mail.broadcast.results.expires='7days' "
+                                "(from the environment): expected a duration such as 30s, 5m or 1h")
+
+
+@pytest.mark.parametrize("command", [["definitions"], ["publish", "server.startup"], ["failed", "list"],
+                                     ["senders"], ["broadcast", "status", "0123"]])
+def test_every_command_checks_every_typed_property_as_it_starts(command):
+    result = omero_mail(*command, env={"OMERO_MAIL_BROADCAST_USERS": "ops"})
+    assert result.returncode == 1
+    assert one_line(result).startswith("omero-mail: error: omero.mail.broadcast.users='ops' (from the environment)")
+
+
+def unread_warnings(result) -> list[str]:
+    return [line.split(": ", 1)[1] for line in result.stderr.splitlines() if " WARNING " in line]
+
+
+def test_a_misspelt_key_in_a_config_file_is_warned_about_with_the_nearest_key(tmp_path):
+    path = tmp_path / "site.properties"
+    path.write_text("omero.mail.smtp.starttls.enabled=true\nomero.mail.prot=8025\nsite.mail.domain=example.org\n")
+    result = omero_mail("--config", str(path), "config", "get", "omero.mail.port")
+    assert (result.returncode, result.stdout) == (0, "25\n")
+    assert unread_warnings(result) == [
+        f"omero.mail.prot (set in {path}) is not a property omero-mail reads, so it is ignored; "
+        "did you mean omero.mail.port?",
+        f"omero.mail.smtp.starttls.enabled (set in {path}) is not a property omero-mail reads, so it is ignored; "
+        "did you mean omero.mail.smtp.starttls.enable?"]
+
+
+def test_a_misspelt_key_in_omeros_config_xml_is_warned_about_with_the_nearest_key(tmp_path):
+    path = tmp_path / "config.xml"
+    path.write_text('<icegrid><properties id="default"><property name="omero.mail.smtp.starttls.enabled" '
+                    'value="true"/><property name="omero.db.host" value="db"/></properties></icegrid>')
+    result = omero_mail("--omero-config", str(path), "config", "get", "omero.mail.smtp.starttls.enable")
+    assert (result.returncode, result.stdout) == (0, "false\n")
+    assert unread_warnings(result) == [
+        f"omero.mail.smtp.starttls.enabled (set in {path}) is not a property omero-mail reads, so it is ignored; "
+        "did you mean omero.mail.smtp.starttls.enable?"]
+
+
+def test_a_misspelt_environment_variable_is_warned_about_with_the_nearest_name_and_its_key():
+    result = omero_mail("config", "get", "omero.mail.port", env={"OMERO_MAIL_PROT": "8025",
+                                                                  "OMERO_MAIL_TEST_AMQP_URL": "amqp://tests"})
+    assert (result.returncode, result.stdout) == (0, "25\n")
+    assert unread_warnings(result) == [
+        "OMERO_MAIL_PROT (set in the environment) is not a property omero-mail reads, so it is ignored; "
+        "did you mean OMERO_MAIL_PORT (omero.mail.port)?"]
+
+
+def test_a_flood_key_of_a_misspelt_event_type_is_warned_about(tmp_path):
+    result = omero_mail("config", "list", env={"OMERO_MAIL_FLOOD_LOGIN_FAILD_THRESHOLD": "1"})
+    assert result.returncode == 0
+    assert unread_warnings(result) == [
+        "omero.mail.flood.login.faild.threshold (set in the environment) is not a property omero-mail reads, "
+        "so it is ignored; did you mean omero.mail.flood.login.failed.threshold?"]
+
+
+OMEROS_MAIL_PROPERTIES = (  # omero-common.properties, as /work/shared/omero/REFERENCE.md lists them
+    "omero.mail.config", "omero.mail.host", "omero.mail.port", "omero.mail.from", "omero.mail.username",
+    "omero.mail.password", "omero.mail.transport.protocol", "omero.mail.smtp.auth", "omero.mail.smtp.starttls.enable",
+    "omero.mail.smtp.connectiontimeout", "omero.mail.smtp.timeout", "omero.mail.smtp.debug",
+    "omero.mail.smtp.socketFactory.class", "omero.mail.smtp.socketFactory.port",
+    "omero.mail.smtp.socketFactory.fallback", "omero.mail.bean")
+
+
+def test_omeros_own_mail_properties_are_all_read_so_none_is_warned_about(tmp_path):
+    path = tmp_path / "omero.properties"
+    path.write_text("".join(f"{key}={DEFAULTS[key]}\n" for key in OMEROS_MAIL_PROPERTIES))
+    result = omero_mail("--config", str(path), "config", "list")
+    assert result.returncode == 0 and result.stderr == ""

@@ -89,3 +89,27 @@ def test_reasons_are_one_line():
         load_event(envelope(type="comment.added", data={}))
     except InvalidEvent as exc:
         assert "\n" not in str(exc)
+
+
+def test_text_holding_a_lone_surrogate_is_invalid_with_where():
+    body = envelope(type="web.error", data={"status": 404, "method": "GET", "path": "/x\ud800"})
+    with pytest.raises(InvalidEvent, match=r"^data\.path: text a mail cannot carry \(lone UTF-16 surrogate"):
+        load_event(body)
+
+
+def test_a_lone_surrogate_in_a_field_name_or_a_list_is_invalid_too():
+    with pytest.raises(InvalidEvent, match=r"^data\.x\\ud800 \(the name\): "):
+        load_event(envelope(data={"user": "root", "x\ud800": 1}))
+    with pytest.raises(InvalidEvent, match=r"^data\.cc\.1: "):
+        load_event(envelope(type="admin.broadcast", data={"subject": "S", "body": "B", "cc": ["a@b.org", "\ud800"]}))
+
+
+def test_a_surrogate_pair_is_one_character_and_loads():
+    body = envelope(type="web.error", data={"status": 404, "method": "GET", "path": "/\U0001F600"})
+    assert b"\\ud83d\\ude00" in body
+    assert load_event(body).data["path"] == "/\U0001F600"
+
+
+def test_an_event_made_here_with_a_lone_surrogate_is_refused_before_it_is_published():
+    with pytest.raises(InvalidEvent, match="surrogate"):
+        new_event("login.failed", {"user": "r\ud800"})

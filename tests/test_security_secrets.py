@@ -17,7 +17,7 @@ import pytest
 from aiosmtpd.smtp import AuthResult
 
 from consumer.cli import main as cli_main
-from events.config import ConfigError, Properties, load
+from events.config import ConfigError, Properties, load, redact
 from events import topology as topo
 from events.broker import queue_depths
 
@@ -190,3 +190,48 @@ def test_a_dsn_password_is_not_in_the_directory_error_or_the_logs(make_service, 
         make_service(omero__mail__directory__backend="postgres", omero__mail__directory__dsn=dsn)
     assert DSN_PASSWORD not in str(error.value)
     assert DSN_PASSWORD not in everything_logged(caplog)
+
+
+@pytest.mark.parametrize("key, value", [
+    ("omero.mail.bridge.dsn", f"host=db.example.org user=omero password={DSN_PASSWORD} dbname=omero"),
+    ("omero.mail.bridge.dsn", f"host=db.example.org password='{DSN_PASSWORD} with a space' dbname=omero"),
+    ("omero.mail.directory.dsn", f"postgresql://omero:{DSN_PASSWORD}@db.example.org:5432/omero"),
+    ("omero.mail.directory.dsn", f"postgresql://db.example.org/omero?user=omero&password={DSN_PASSWORD}&sslmode=verify-full"),
+    ("omero.mail.bridge.dsn", f"host=db.example.org sslpassword={DSN_PASSWORD} sslkey=/etc/omero/key.pem"),
+    ("omero.mail.broker.url", f"amqp://omero:{BROKER_PASSWORD}@rabbit1,rabbit2:5673/omero"),
+    ("omero.mail.broker.url", f"amqp://omero:{BROKER_PASSWORD}@rabbit1/omero amqp://omero:{BROKER_PASSWORD}@rabbit2/o"),
+])
+def test_config_list_and_get_hide_the_password_of_every_dsn_and_url(tmp_path, capsys, key, value):
+    config = tmp_path / "omero-mail.properties"
+    config.write_text(f"{key}={value}\n")
+    assert cli_main(["--config", str(config), "config", "list"]) == 0
+    assert cli_main(["--config", str(config), "config", "get", key]) == 0
+    out = capsys.readouterr().out
+    assert DSN_PASSWORD not in out and BROKER_PASSWORD not in out
+    assert "db.example.org" in out or "rabbit2" in out
+
+
+def test_the_rest_of_a_dsn_is_shown_beside_its_hidden_password():
+    props = Properties({"omero.mail.directory.dsn": f"postgresql://db/omero?password={DSN_PASSWORD}&sslmode=require"})
+    assert props.shown("omero.mail.directory.dsn") == "postgresql://db/omero?password=********&sslmode=require"
+
+
+def test_a_database_error_names_the_role_when_its_password_is_its_name(postgres_dsn):
+    """OMERO's defaults are omero/omero: hiding every copy of the password would hide the role."""
+    from senders.directory import DirectoryError
+    from senders.pgdirectory import load_postgres_directory
+
+    parts = dict(p.split("=", 1) for p in postgres_dsn.split())
+    role = f"omero_no_such_role_{free_port()}"
+    dsn = f"host={parts['host']} port={parts.get('port', '5432')} dbname=omero user={role} password={role}"
+    with pytest.raises(DirectoryError) as error:
+        load_postgres_directory(dsn)
+    assert f'role "{role}" does not exist' in str(error.value)
+
+
+def test_an_error_hides_each_password_field_and_keeps_the_user_name_that_equals_it():
+    """Broker URLs as DSNs: a refused user ``omero`` with password ``omero`` is still named."""
+    text = ("amqp://omero:omero@rabbit1,//omero:omero@/rabbit2/omero: NOT_ALLOWED - access to vhost 'omero' "
+            "refused for user 'omero'")
+    assert redact(text) == ("amqp://omero:********@rabbit1,//omero:********@/rabbit2/omero: NOT_ALLOWED - access "
+                            "to vhost 'omero' refused for user 'omero'")

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+
+import pika
 
 from consumer import outcomes
 from consumer.outcomes import Sent
 from consumer.sent_reports import SentReports
+from consumer.sink import MaildirHandler
 from consumer.worker import Worker
+from events import topology as topo
 from senders.mail import Mail
+
+from .conftest import take_all, wait_for
+from .faults import outbox_mail, publish_mails
 
 
 class Delivery:
@@ -150,3 +158,66 @@ def test_a_backlog_does_not_hold_an_earlier_events_report_and_ack_back():
     stage.close()
     assert acked["small-0"] - started < 0.3
     assert len(acked) == 401
+
+
+def test_a_report_held_while_its_thread_waits_on_a_slow_job_goes_out_within_its_bound():
+    log: list = []
+    acked: dict = {}
+    stage = Sending(pause=0.0)
+    stage.start()
+    first = QueuedDelivery(log, "first", 0, acked)
+    stage.handle(first)
+    stage.submit(time.sleep, 1.0)  # the thread is busy with something else for a second
+    started = time.monotonic()
+    wait_for(lambda: "first-0" in acked, timeout=5, what="the first email's ack")
+    assert acked["first-0"] - started < 0.5
+    assert [kind for kind, *_ in log] == ["publish"]
+    stage.close()
+
+
+class SlowSecondMail(MaildirHandler):
+    """Accepts every mail, the second after ``pause`` seconds; keeps when each was accepted."""
+
+    def __init__(self, pause: float):
+        super().__init__()
+        self.pause = pause
+        self.accepted_at: list[float] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        with self.lock:
+            second = len(self.received) == 1
+        if second:
+            await asyncio.sleep(self.pause)
+        reply = await super().handle_DATA(server, session, envelope)
+        self.accepted_at.append(time.monotonic())
+        return reply
+
+
+def bind_audit(url: str) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    channel = connection.channel()
+    channel.queue_declare("audit", durable=True)
+    channel.queue_bind("audit", topo.RESULTS_EXCHANGE, "#")
+    connection.close()
+
+
+def test_an_emails_sent_outcome_is_not_held_back_by_the_slow_send_of_the_next(make_service, start_smtp, props):
+    url = props["omero.mail.broker.url"]
+    server = start_smtp(SlowSecondMail(pause=3.0))
+    first, _second = publish_mails(url, [outbox_mail("a@example.org"), outbox_mail("b@example.org")])
+    bind_audit(url)
+    make_service(stages=("delivery",), omero__mail__port=str(server.port),
+                 omero__mail__delivery__connections="1")  # one thread: both mails are queued to it
+    reported: dict[str, float] = {}
+
+    def first_reported() -> bool:
+        for _headers, body in take_all(url, "audit"):
+            for email in outcomes.emails_of(json.loads(body)):
+                reported.setdefault(email["message_id"], time.monotonic())
+        return first.message_id in reported
+
+    wait_for(first_reported, timeout=15, interval=0.02, what="the first email's sent outcome")
+    wait_for(lambda: len(server.handler.accepted_at) == 2, timeout=15, what="both mails accepted")
+    first_accepted, second_accepted = server.handler.accepted_at
+    assert reported[first.message_id] - first_accepted < 1.0
+    assert reported[first.message_id] < second_accepted - 2.0

@@ -140,3 +140,29 @@ def test_a_per_type_flood_key_is_known_and_a_typo_has_a_nearest_known_key():
     assert is_known("omero.mail.flood.login.failed.threshold") and is_known("omero.mail.password.file")
     assert not is_known("omero.mail.prot")
     assert nearest_known("omero.mail.prot") == "omero.mail.port"
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("omero.mail.broadcast.results.expires", "7days", "a duration such as 30s, 5m or 1h"),
+    ("omero.mail.broadcast.timeout", "0s", "a duration longer than 0"),
+    ("omero.mail.broker.check-publishers", "perhaps", "true or false"),
+    ("omero.mail.broadcast.users", "ops", "comma-separated broker-user:omero-admin pairs"),
+])
+def test_every_typed_property_a_command_reads_is_checked_with_the_others(key, value, expected):
+    with pytest.raises(ConfigError, match=re.escape(f"{key}={value!r} (from the given values): expected {expected}")):
+        read_settings(Properties({key: value}))
+
+
+def test_the_broadcast_settings_are_typed():
+    settings = read_settings(Properties({"omero.mail.broadcast.timeout": "2s",
+                                         "omero.mail.broadcast.results.expires": "1h"}))
+    assert (settings.broadcast_timeout, settings.broadcast_results_expires_ms) == (2.0, 3_600_000)
+
+
+def test_a_per_type_flood_key_of_an_event_type_that_does_not_exist_is_not_known():
+    assert not is_known("omero.mail.flood.login.faild.threshold")
+    assert nearest_known("omero.mail.flood.login.faild.threshold") == "omero.mail.flood.login.failed.threshold"
+
+
+def test_the_broker_url_is_not_in_the_settings_repr():
+    assert "s3cret" not in repr(read_settings(Properties({"omero.mail.broker.url": "amqp://u:s3cret@h/%2F"})))

@@ -31,12 +31,20 @@ from django.core import mail  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 from django.utils.log import AdminEmailHandler  # noqa: E402
 
+from events.web import publish as web_publish  # noqa: E402
 from events.web.report import HIDDEN  # noqa: E402
 from senders.weberror import DEFAULT_PREFIX  # noqa: E402
 
 ADMINS = [["Web Admin", "webadmin@example.org"], ["Ops", "ops@example.org"]]
 #: Both reports are rendered within the same log call; one clock keeps "Server time" equal.
 NOW = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=datetime.timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def publisher_thread_stopped():
+    """Each test's reports go to its own vhost: the web process's publisher thread ends with the test."""
+    yield
+    web_publish.stop()
 
 
 @pytest.fixture

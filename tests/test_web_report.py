@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 
+from urllib.parse import unquote
+
 import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.webproject.settings")
 django.setup()
 
-from events.web.report import HIDDEN, RedactingFilter, redact_query, redact_url  # noqa: E402
+from events.web.report import HIDDEN, RedactingFilter, redact_query, redact_url, shown  # noqa: E402
 
 
 def test_a_query_keeps_all_but_the_secret_values_exactly_as_it_was():
@@ -30,3 +32,26 @@ def test_a_url_in_a_setting_has_its_password_and_its_secret_query_values_hidden(
 
 def test_a_setting_django_hides_is_still_hidden():
     assert RedactingFilter().cleanse_setting("SECRET_KEY", "not-so-secret") == HIDDEN
+
+
+def test_a_session_key_in_a_percent_encoded_redirect_url_is_hidden():
+    # OMERO.web's login page: ?url= holds the page to go back to, its own query percent-encoded.
+    redacted = redact_url("/webclient/login/?url=%2Fwebclient%2Fimg_detail%2F1%2F%3Fbsession%3Dk3y%26c%3D1&x=2")
+    assert "k3y" not in redacted
+    assert redacted.startswith("/webclient/login/?url=") and redacted.endswith("&x=2")
+    assert HIDDEN in unquote(redacted) and "img_detail" in unquote(redacted)
+
+
+def test_a_session_key_encoded_twice_is_hidden():
+    redacted = redact_url("/webclient/login/?url=%252Fwebclient%252F%253Fbsession%253Dk3y")
+    assert "k3y" not in redacted and "k3y" not in unquote(unquote(redacted))
+
+
+def test_a_query_without_a_nested_secret_is_left_exactly_as_it_was():
+    query = "url=%2Fwebclient%2F%3Fshow%3Dimage-1&page=2"
+    assert redact_query(query) == query
+
+
+def test_a_parameter_value_holding_a_url_with_a_session_key_is_hidden():
+    shown_value = shown("url", "/webclient/?bsession=k3y&show=image-1")
+    assert "k3y" not in shown_value and "show=image-1" in shown_value

@@ -42,7 +42,14 @@ def module(command: str) -> ModuleType:
 
 
 def properties(args: Namespace) -> Properties:
-    """The effective properties for the global options ``--config`` and ``--omero-config``."""
-    from events.config import load
+    """The effective properties for the global options ``--config`` and ``--omero-config``, checked
+    as every command starts (``events/settings.py``): a bad typed value is the command's one-line
+    error, and a key omero-mail does not read a warning."""
+    import os
 
-    return load(config_files=args.config, omero_config=args.omero_config)
+    from events.config import load
+    from events.settings import checked_at_start
+
+    props = load(config_files=args.config, omero_config=args.omero_config)
+    checked_at_start(props, os.environ)
+    return props

@@ -171,8 +171,8 @@ def check_acting_for(props, requested_by: str) -> None:
 def send(args) -> int:
     from events import topology as topo
     from events.broker import Message, PublishError, Publisher
-    from events import values
     from events.schemas import new_event
+    from events.settings import read_settings
     from senders import broadcast
 
     from ..service import make_directory
@@ -211,10 +211,10 @@ def send(args) -> int:
 
     url = broker_url(props)
     event = new_event("admin.broadcast", data, source=props["omero.mail.source"], event_id=args.event_id)
-    expires = topo.parse_duration_ms(props["omero.mail.broadcast.results.expires"])
-    results.declare(url, topo.from_properties(props), event.id, expires)
+    settings = read_settings(props)
+    results.declare(url, topo.from_properties(props), event.id, settings.broadcast_results_expires_ms)
     try:
-        with Publisher(url, timeout=props.typed("omero.mail.broadcast.timeout", values.seconds)) as publisher:
+        with Publisher(url, timeout=settings.broadcast_timeout) as publisher:
             publisher.publish_many([results.queued(event.id),
                                     Message(topo.EVENTS_EXCHANGE, event.type, event.to_json(), event.id)])
     except PublishError as exc:

@@ -1,7 +1,7 @@
 """``omero-mail config get|set|list``: the effective properties, passwords hidden.
 
-``list`` and ``get`` check every typed property first, as ``consume`` does at start, so
-a bad value is the same one line here. ``set`` writes a ``key=value`` line into the file
+``list`` and ``get`` check every typed property first, as every command does at start,
+so a bad value is the same one line here. ``set`` writes a ``key=value`` line into the file
 given with ``--config`` (the last one), as ``bin/omero config set`` writes OMERO's
 config.xml; a key omero-mail does not read is refused, with the nearest one it does,
 unless ``--force``.
@@ -32,17 +32,8 @@ def register(subparsers) -> None:
     setter.set_defaults(func=run_set)
 
 
-def checked(args):
-    from events.settings import read_settings
-
-
-    props = properties(args)
-    read_settings(props)
-    return props
-
-
 def run_list(args) -> int:
-    props = checked(args)
+    props = properties(args)
     for key in props:
         line = f"{key}={props.shown(key)}"
         print(f"{line}    # {props.origin(key)}" if args.origin else line)
@@ -50,7 +41,7 @@ def run_list(args) -> int:
 
 
 def run_get(args) -> int:
-    props = checked(args)
+    props = properties(args)
     if args.key not in props:
         raise CommandError(f"no property {args.key!r}")
     print(props.shown(args.key))

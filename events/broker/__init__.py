@@ -9,7 +9,8 @@ Nothing outside this package imports pika. One module per job:
 - :mod:`.publisher`: :class:`Publisher`, which returns once RabbitMQ confirmed.
 - :mod:`.consumer` and :mod:`.channel`: :class:`Consumer` runs :class:`Subscription`\\ s
   and hands each message to a handler as a :class:`Delivery`.
-- :mod:`.admin`: :func:`declare_topology`, :func:`queue_depths`, :class:`QueueBrowser`.
+- :mod:`.admin`: :func:`declare_topology`, :func:`queue_depths`, :func:`consumer_count`,
+  :class:`QueueBrowser`.
 - :mod:`.stream`: :func:`catch_up` reads a stream up to now.
 
 The names are imported from here (``from events.broker import Publisher``), and each
@@ -31,12 +32,13 @@ _MODULE_OF = {
     "Consumer": "consumer", "Delivery": "channel", "Subscription": "channel",
     "catch_up": "stream",
     "Parked": "admin", "QueueBrowser": "admin", "declare_topology": "admin", "queue_depths": "admin",
+    "consumer_count": "admin",
 }
 
 __all__ = [
     "LOST", "BrokerError", "ConfirmTracker", "Consumer", "Delivery", "Done", "Message", "Parked", "PublishError",
-    "Publisher", "QueueBrowser", "Subscription", "TopologyRefused", "UNROUTABLE", "catch_up", "declare_topology",
-    "parameters", "properties", "queue_depths", "redacted",
+    "Publisher", "QueueBrowser", "Subscription", "TopologyRefused", "UNROUTABLE", "catch_up", "consumer_count",
+    "declare_topology", "parameters", "properties", "queue_depths", "redacted",
 ]
 
 
@@ -54,7 +56,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .admin import Parked, QueueBrowser, declare_topology, queue_depths
+    from .admin import Parked, QueueBrowser, consumer_count, declare_topology, queue_depths
     from .channel import Delivery, Subscription
     from .confirms import UNROUTABLE, ConfirmTracker, Done, Message, properties
     from .connection import parameters, redacted

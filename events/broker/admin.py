@@ -81,6 +81,19 @@ def queue_depths(url: str, queues: Iterable[str]) -> dict[str, int]:
     return depths
 
 
+def consumer_count(url: str, queue: str) -> int:
+    """Consumers of ``queue`` (passive declare). Of a single active consumer queue, a classic
+    queue counts those standing by too, a quorum queue the active one only: 0 means none."""
+    connection = _connect(url, "omero-mail consumers")
+    try:
+        return connection.channel().queue_declare(queue, passive=True).method.consumer_count
+    except pika.exceptions.AMQPError as exc:
+        raise BrokerError(f"cannot count the consumers of {queue}: {describe(exc)}") from None
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
 @dataclass(frozen=True)
 class Parked:
     """A message read from a queue by :class:`QueueBrowser`, not yet taken off it."""

@@ -4,7 +4,8 @@ One place reads ``omero.mail.broker.url``, a list of node addresses (several URL
 URL naming several hosts, see :func:`addresses`), into one set of pika connection
 parameters per node; sets what every connection shares (a name RabbitMQ shows, a bounded
 wait when a resource alarm blocks publishing, one attempt per node per call: the callers
-retry); hides the password; and boils a pika error down to the few words a log line needs.
+retry); hides the password; boils a pika error down to the few words a log line needs; and
+tells a refused login (which no retry mends) from an outage.
 pika tries the nodes in the order given (``BlockingConnection`` with a list, or
 ``SelectConnection.create_connection``), so the first node that answers is used.
 """
@@ -15,6 +16,8 @@ import re
 from urllib.parse import quote, urlsplit
 
 import pika
+from pika.exceptions import (AuthenticationError, ConnectionClosedByBroker, ProbableAccessDeniedError,
+                             ProbableAuthenticationError)
 
 from .errors import BrokerError
 
@@ -106,14 +109,32 @@ def parameters(url: str, *, heartbeat: int | None = None, name: str = "omero-mai
     return found
 
 
-def describe(exc: BaseException) -> str:
-    """The root cause of a pika error in a few words ("Connection refused")."""
-    for _ in range(5):
+#: RabbitMQ's 403 ACCESS_REFUSED (user or password) and 530 NOT_ALLOWED (the virtual host) at connect.
+REFUSED_CODES = (403, 530)
+
+
+def _causes(exc: BaseException):
+    """``exc`` and what pika wrapped in it, outermost first (the last node tried, the handshake's error)."""
+    for _ in range(6):
+        yield exc
         inner = (getattr(exc, "exceptions", None) or [None])[-1] or getattr(exc, "exception", None)
         if inner is None and exc.args and isinstance(exc.args[0], BaseException):
             inner = exc.args[0]
         if inner is None:
-            break
+            return
         exc = inner
+
+
+def describe(exc: BaseException) -> str:
+    """The root cause of a pika error in a few words ("Connection refused")."""
+    *_, exc = _causes(exc)
     text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     return " ".join(str(text).split())[:300]
+
+
+def refused_login(exc: BaseException) -> bool:
+    """RabbitMQ refused the login (a wrong password, an unknown user, a virtual host it may not
+    open): the same answer on every node and every attempt, so trying again is pointless."""
+    return any(isinstance(cause, (ProbableAuthenticationError, ProbableAccessDeniedError, AuthenticationError))
+               or (isinstance(cause, ConnectionClosedByBroker) and cause.reply_code in REFUSED_CODES)
+               for cause in _causes(exc))

@@ -67,6 +67,11 @@ class Consumer:
         self._draining = False
         self._io_thread: int | None = None
         self._handoff = Handoff()
+        #: Whether ``_ioloop`` runs what is handed to it; guards the hand-over against its stop.
+        self._loop_lock = threading.Lock()
+        self._loop_running = False
+        #: Why the last connection failed before consuming, said with the wait that follows it.
+        self._failure: str | None = None
 
     # -- public ----------------------------------------------------------------
     def run(self) -> None:
@@ -95,17 +100,35 @@ class Consumer:
                 pass
 
     def call_soon(self, fn: Callable, *args) -> None:
-        """Run ``fn(*args)`` on the I/O loop, in order; one wake-up per batch (:mod:`.handoff`). Thread-safe."""
+        """Run ``fn(*args)`` on the I/O loop, in order; one wake-up per batch (:mod:`.handoff`). Thread-safe.
+
+        With no loop running (the connection lost, the next not yet open) it runs here and now:
+        the channels it touches are retired, so an ack is a no-op (the broker requeued the
+        message) and a publish tells its ``done`` that it was lost. Nothing waits forever.
+        """
         if threading.get_ident() == self._io_thread:
             fn(*args)
             return
-        ioloop = self._ioloop
-        if ioloop is None:
-            return
-        try:
-            self._handoff.submit(ioloop.add_callback_threadsafe, fn, *args)
-        except Exception:  # noqa: BLE001 - loop closed: the broker requeues the message
-            log.debug("I/O loop gone; dropping a settle/publish", exc_info=True)
+        with self._loop_lock:
+            ioloop = self._ioloop if self._loop_running else None
+            if ioloop is not None:
+                try:
+                    self._handoff.submit(ioloop.add_callback_threadsafe, fn, *args)
+                    return
+                except Exception:  # noqa: BLE001 - the loop closed under us: run it here, below
+                    log.debug("I/O loop gone; settling here", exc_info=True)
+        fn(*args)
+
+    def _run_left_over(self) -> None:
+        """Run what was handed to a loop that stopped before running it (see :meth:`call_soon`)."""
+        with self._loop_lock:
+            self._loop_running = False
+            calls = self._handoff.take()
+        for fn, args in calls:
+            try:
+                fn(*args)
+            except Exception:  # noqa: BLE001 - one failed callback must not strand the rest
+                log.exception("settling after the connection was lost failed")
 
     def _connect_until_consuming(self) -> None:
         """Connect, and again after tenacity's wait each time a connection fails before consuming."""
@@ -125,7 +148,11 @@ class Consumer:
 
     def _reconnecting_in(self, delay: float) -> None:
         self.reconnects += 1
-        log.warning("reconnecting to RabbitMQ at %s in %.0fs", redacted(self.url), delay)
+        failure, self._failure = self._failure, None
+        if failure:
+            log.warning("%s; trying again in %.0fs", failure, delay)
+        else:
+            log.warning("reconnecting to RabbitMQ at %s in %.0fs", redacted(self.url), delay)
 
     # -- the protocol steps, in order ----------------------------------------------
     def _connect(self) -> bool:
@@ -138,11 +165,13 @@ class Consumer:
             try:
                 self.on_connect()
             except BrokerError as exc:
-                log.error("%s", exc)
+                self._failure = str(exc)
                 return False
         # pika tries the nodes in turn and hands over the first connection that opens.
         self._connection = None
-        self._ioloop = IOLoop()
+        with self._loop_lock:
+            self._ioloop = IOLoop()
+            self._loop_running = True
         CoalescingConnection.create_connection(parameters(self.url, heartbeat=self.heartbeat, name=self.name),
                                            self._on_connection_done, custom_ioloop=self._ioloop)
         self._io_thread = threading.get_ident()
@@ -154,6 +183,7 @@ class Consumer:
             for state in self._channels.values():
                 state.retire("connection closed")
             self._channels.clear()
+            self._run_left_over()
             self._io_thread = None
             self._ioloop.close()
         return self._consuming
@@ -204,7 +234,7 @@ class Consumer:
 
     # -- losing the connection or a channel ----------------------------------------
     def _on_connection_open_error(self, exc) -> None:
-        log.error("cannot connect to RabbitMQ at %s: %s", redacted(self.url), describe(exc))
+        self._failure = f"cannot connect to RabbitMQ at {redacted(self.url)}: {describe(exc)}"
         self._stop_loop()
 
     def _on_connection_closed(self, _connection, reason) -> None:

@@ -4,9 +4,12 @@ pika's ``add_callback_threadsafe`` writes to the loop's wake-up pipe on every ca
 ack, a publish and an outcome per email from several worker threads, those writes and the
 loop's reads of them were a tenth of the consumer's CPU. :class:`Handoff` queues the
 callables and schedules one drain while a drain is pending, so a busy loop wakes once for
-everything queued since its last wake-up. Order is kept (first queued, first run), and a
-callable queued for a loop that has since been replaced (a reconnect) is dropped with that
-loop, as pika drops the callbacks of a closed loop.
+everything queued since its last wake-up. Order is kept (first queued, first run).
+
+A loop that stops (its connection lost) never runs the drain it was given: pika's closed
+``IOLoop`` accepts callbacks silently and drops them. So the consumer :meth:`Handoff.take`\\ s
+what is still queued once its loop has stopped, and runs it there: an ack or a publish on a
+channel that is gone then reports "lost" to whoever waits for it, instead of nothing.
 """
 
 from __future__ import annotations
@@ -39,12 +42,24 @@ class Handoff:
                     self._batch = None
             raise
 
+    def take(self) -> list[tuple[Callable[..., Any], tuple[Any, ...]]]:
+        """What is queued and not yet run, taken out: the drain scheduled for it will run none of it."""
+        with self._lock:
+            batch, self._batch = self._batch, None
+            if batch is None:
+                return []
+            calls = list(batch[1])
+            batch[1].clear()
+        return calls
+
     def _drain(self, batch: tuple[object, list[tuple[Callable[..., Any], tuple[Any, ...]]]]) -> None:
         with self._lock:
             if self._batch is batch:
                 self._batch = None
+            calls = list(batch[1])
+            batch[1].clear()
         failure: BaseException | None = None
-        for fn, args in batch[1]:
+        for fn, args in calls:
             try:
                 fn(*args)
             except BaseException as exc:  # noqa: B036 - the rest still run; the first failure is raised after

@@ -5,9 +5,11 @@ It owns one pika SelectConnection and drives its I/O loop itself (``poll()``, ne
 the time given to :meth:`Publisher.sleep`. Confirms are pipelined: a batch is sent whole,
 then its acks are collected. A connection lost mid-batch is reopened and the messages
 whose confirm never came are published again (at-least-once; consumers tell the copies
-apart by message id). tenacity spaces the attempts out. When the attempts are spent, the
-error names the messages whose fate is unknown: they may still be delivered, and a caller
-that publishes them again keeps their ids so the consumers know the copies.
+apart by message id). tenacity spaces the attempts out; a login RabbitMQ refuses is not
+tried again. When the attempts are spent, the error names the messages: never published
+(no connection opened), or of unknown fate (:class:`PublishError`: they may still be
+delivered, and a caller that publishes them again keeps their ids so the consumers know
+the copies).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pika.adapters.select_connection import IOLoop, SelectConnection
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from .confirms import ConfirmTracker, Message
-from .connection import describe, parameters, redacted
+from .connection import describe, parameters, redacted, refused_login
 from .errors import LOST, BrokerError, PublishError
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,8 @@ class Publisher:
         self._ioloop: IOLoop | None = None
         self._tracker: ConfirmTracker | None = None
         self._error: str | None = None
+        #: RabbitMQ refused the last connection's login: no attempt will do better.
+        self._refused = False
         #: Why RabbitMQ blocked this connection (a memory or disk alarm), while it does.
         self._blocked: str | None = None
 
@@ -67,11 +71,13 @@ class Publisher:
     def publish_many(self, messages: Sequence[Message]) -> None:
         """Publish all; raise PublishError naming the first message not confirmed."""
         remaining = list(messages)
+        sent = False
 
         def attempt() -> None:
-            nonlocal remaining
+            nonlocal remaining, sent
             try:
                 self._open()
+                sent = True
                 self._publish_batch(remaining)
             except _Unconfirmed as lost:
                 remaining = lost.messages
@@ -84,9 +90,10 @@ class Publisher:
                 raise
 
         def worth_another_attempt(exc: BaseException) -> bool:
-            # A refused message would be refused again; while blocked by an alarm,
+            # A refused message or login would be refused again; while blocked by an alarm,
             # publishing again would only block again.
-            return isinstance(exc, BrokerError) and not isinstance(exc, PublishError) and not self._blocked
+            return (isinstance(exc, BrokerError) and not isinstance(exc, PublishError) and not self._blocked
+                    and not self._refused)
 
         def before_sleep(retry_state) -> None:
             log.warning("publish attempt %d failed (%s); publishing %d message(s) again",
@@ -101,6 +108,8 @@ class Publisher:
         except PublishError:
             raise
         except BrokerError as exc:
+            if not sent:
+                raise BrokerError(f"{len(remaining)} message(s) not published ({_ids(remaining)}): {exc}") from None
             raise PublishError(f"{len(remaining)} message(s) not confirmed ({_ids(remaining)}): {exc}; "
                                "RabbitMQ may still deliver them: publish again with the same id") from None
 
@@ -179,6 +188,7 @@ class Publisher:
             return
         self.close()
         self._error = None
+        self._refused = False
         self._blocked = None
         ready = []
 
@@ -190,6 +200,7 @@ class Publisher:
         def on_done(result):
             if isinstance(result, BaseException):
                 self._error = f"cannot connect to RabbitMQ at {redacted(self.url)}: {describe(result)}"
+                self._refused = refused_login(result)
                 return
             self._connection = result
             result.add_on_close_callback(on_closed)

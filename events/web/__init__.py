@@ -11,7 +11,8 @@ OMERO.web site that installs ``omero-mail[web]``:
 Each event carries the subject and body Django itself would have mailed (a 500's body
 is Django's text technical report), so the consumer only adds OMERO.web's prefix and
 addresses one mail to all of ``omero.web.admins``, as ``mail_admins`` does. Both
-publish with a short timeout, send nothing when DEBUG (``omero.web.debug``) is on, never
-raise into the request, and spool the event to a local file when the broker cannot be
-reached. Secrets are redacted before anything leaves the web process (``report.py``).
+hand the event to the process's publisher thread and return at once (``publisher.py``),
+send nothing when DEBUG (``omero.web.debug``) is on, and never raise into the request; an
+event not confirmed within a short bound is spooled to a file of the web user's own
+(``spool.py``). Secrets are redacted before anything leaves the web process (``report.py``).
 """

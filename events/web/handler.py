@@ -4,9 +4,10 @@ Put on the ``django.request`` logger, it turns each unhandled exception (HTTP 50
 a ``web.error`` event. It *is* an AdminEmailHandler, so the subject and the body are the
 ones Django builds (``django/utils/log.py``, ``AdminEmailHandler.emit``), the body's
 report rendered by :class:`~events.web.report.RedactingExceptionReporter`; only
-``send_mail`` differs: it publishes instead of calling ``mail_admins``. Like OMERO.web's
-``mail_admins`` handler (filter ``require_debug_false``) it does nothing when DEBUG is
-on, and it never raises into the request.
+``send_mail`` differs: it hands the event to the publisher thread (``publish.py``) instead
+of calling ``mail_admins``, and returns at once. Like OMERO.web's ``mail_admins`` handler
+(filter ``require_debug_false``) it does nothing when DEBUG is on, and it never raises into
+the request.
 """
 
 from __future__ import annotations
@@ -27,6 +28,15 @@ class WebErrorHandler(AdminEmailHandler):
         super().__init__(reporter_class="events.web.report.RedactingExceptionReporter")
         #: The record being emitted, for ``send_mail``, which Django gives only the texts.
         self._emitting = threading.local()
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        """``logging.Handler.handle`` without its lock: ``emit`` is safe in many threads at once (the
+        record is per thread, the publisher's queue has its own lock), so concurrent 500s are not
+        reported in turn."""
+        passed = bool(self.filter(record))
+        if passed:
+            self.emit(record)
+        return passed
 
     def emit(self, record: logging.LogRecord) -> None:
         try:

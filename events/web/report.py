@@ -9,7 +9,8 @@ hides more than Django's ``SafeExceptionReporterFilter`` does, in Django's own s
 - every cookie value;
 - the values of query, form and header fields whose names speak of a password, a session
   (OMERO.web puts its session key in ``bsession``), a token, a key, CSRF or authorization,
-  wherever the request shows them (GET, POST, META, the request URL, the Referer);
+  wherever the request shows them (GET, POST, META, the request URL, the Referer), also in
+  a URL that a parameter carries percent-encoded (OMERO.web's login redirect ``?url=``);
 - a password in a URL held by a setting (the broker URL has one), in its user part or its query;
 - and frames' local variables are never gathered (the text report does not show them).
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote_plus
 
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
@@ -31,25 +32,68 @@ _URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@")
 
 
 def shown(name: str, value: Any) -> Any:
-    return HIDDEN if SENSITIVE.search(name) else value
+    if SENSITIVE.search(name):
+        return HIDDEN
+    return hide_nested(value) if isinstance(value, str) else value
 
 
 def redact_query(query: str) -> str:
-    """The query string with the values of sensitive parameters hidden, the rest as it was."""
-    def part(text: str) -> str:
-        name, equals, _value = text.partition("=")
-        return f"{name}={HIDDEN}" if equals and SENSITIVE.search(unquote_plus(name)) else text
+    """The query string with the values of sensitive parameters hidden, the rest as it was.
 
-    return "&".join(part(text) for text in query.split("&"))
+    A value is percent-decoded and searched again, so a session key in a URL carried by a
+    parameter (OMERO.web's login redirect, ``?url=%2Fwebclient%2F%3Fbsession%3D...``) is
+    hidden too; a value with nothing to hide keeps its exact text.
+    """
+    return _redact_query(query, NESTING)
 
 
 def redact_url(url: str | None) -> str | None:
     """A URL or a path with the values of sensitive query parameters hidden."""
-    if not url or "?" not in url:
+    return _redact_url(url, NESTING) if url else url
+
+
+def hide_nested(value: str) -> str:
+    """A parameter's value (already decoded once) with the secrets of a query inside it hidden."""
+    return _hide_nested(value, NESTING)
+
+
+#: How many URLs deep a query is searched; a secret still there below that hides the whole value.
+NESTING = 4
+_ANY_SENSITIVE_FIELD = re.compile(r"(?:^|[?&;])[^=&?;]*(?:" + SENSITIVE.pattern + r")[^=&?;]*=", re.I)
+
+
+def _redact_query(query: str, depth: int) -> str:
+    def part(text: str) -> str:
+        name, equals, value = text.partition("=")
+        if not equals:
+            return text
+        if SENSITIVE.search(unquote_plus(name)):
+            return f"{name}={HIDDEN}"
+        decoded = unquote_plus(value)
+        hidden = _hide_nested(decoded, depth - 1)
+        return text if hidden == decoded else f"{name}={quote(hidden, safe='/:*')}"
+
+    return "&".join(part(text) for text in query.split("&"))
+
+
+def _redact_url(url: str, depth: int) -> str:
+    if "?" not in url:
         return url
     base, _, rest = url.partition("?")
     query, hash_, fragment = rest.partition("#")
-    return f"{base}?{redact_query(query)}{hash_}{fragment}"
+    return f"{base}?{_redact_query(query, depth)}{hash_}{fragment}"
+
+
+def _hide_nested(value: str, depth: int) -> str:
+    if "=" not in value:
+        decoded = unquote_plus(value)
+        if decoded == value:
+            return value
+        inner = _hide_nested(decoded, depth)
+        return value if inner == decoded else inner
+    if depth <= 0:
+        return HIDDEN if _ANY_SENSITIVE_FIELD.search(unquote_plus(value)) else value
+    return _redact_url(value, depth) if "?" in value else _redact_query(value, depth)
 
 
 def hide_url_password(text: str) -> str:
@@ -84,6 +128,8 @@ class RedactingFilter(SafeExceptionReporterFilter):
         for name in list(cleansed):
             if SENSITIVE.search(name):
                 cleansed[name] = HIDDEN
+            elif hasattr(cleansed, "setlist"):
+                cleansed.setlist(name, [shown(name, value) for value in cleansed.getlist(name)])
         return cleansed
 
     def get_traceback_frame_variables(self, request, tb_frame):
