@@ -58,6 +58,8 @@ class Figures:
     optional: int = 0
     delivered: int = 0
     lost: int = 0
+    #: Lost mails by sender, and whether OMERO's database had been restored before their event.
+    lost_by: Counter = field(default_factory=Counter)
     duplicates: int = 0
     transactions: int = 0
     smtp_refusals: int = 0
@@ -67,6 +69,9 @@ class Figures:
     digests: int = 0
     longest_wait: float = 0.0
     longest_what: str = ""
+    #: The same for the mails that waited in omero.mail.failed for the replay at the end.
+    longest_parked_wait: float = 0.0
+    longest_parked_what: str = ""
     matched_by_content: int = 0
 
 
@@ -111,6 +116,8 @@ def _kept(history: History) -> dict[tuple[str, str], _Mail]:
 class _Judge:
     def __init__(self, history: History):
         self.history = history
+        self.parked = {(e.get("message_id"), r) for e in history.parked_before_replay
+                       for r in (e.get("recipients_owed") or [e.get("recipient")])}
         self.violations: list[Violation] = []
         self.figures = Figures()
         self.broken: Counter = Counter()
@@ -123,10 +130,18 @@ class _Judge:
             self.violations.append(Violation(invariant, "... more of these, not shown (see history.json)"))
 
     def waited(self, expected: Expected, mail: _Mail) -> None:
-        wait = mail.first - expected.at
-        if wait > self.figures.longest_wait:
-            self.figures.longest_wait = wait
-            self.figures.longest_what = f"{expected.cause} -> {expected.recipient}"
+        wait, what = mail.first - expected.at, f"{expected.cause} -> {expected.recipient}"
+        figures = self.figures
+        if (mail.message_id, mail.recipient) in self.parked:
+            if wait > figures.longest_parked_wait:
+                figures.longest_parked_wait, figures.longest_parked_what = wait, what
+        elif wait > figures.longest_wait:
+            figures.longest_wait, figures.longest_what = wait, what
+
+    def lost(self, expected: Expected, count: int = 1) -> None:
+        self.figures.lost += count
+        after = " after a restore" if "after restore" in expected.cause else ""
+        self.figures.lost_by[f"{expected.kind}{after}"] += count
 
     def pair(self, key, expected: list[Expected], mails: list[_Mail]) -> None:
         """One content's expected mails against the Message-IDs that came with it."""
@@ -146,7 +161,7 @@ class _Judge:
                 self.figures.matched_by_content += 1
                 self.waited(e, mail)
             elif e.required:
-                self.figures.lost += 1
+                self.lost(e)
                 self.fail("lost", f"{e.cause} -> {e.recipient}: {e.subject!r} never delivered")
         for mail in rest:
             if expected:
@@ -170,7 +185,7 @@ class _Judge:
         required = sum(1 for e in expected if e.required)
         accounted = len(alone) + folded
         if accounted < required:
-            self.figures.lost += required - accounted
+            self.lost(expected[0], required - accounted)
             self.fail("lost", f"{recipient}: {subject!r}: {required} event(s), but {len(alone)} mailed alone and "
                               f"{folded} folded into {len(digests)} digest(s)")
         elif accounted > len(expected):

@@ -24,13 +24,16 @@ def report(result: Result, out: Callable[[str], None] = print) -> None:
                            "a row a restore took)"),
         ("mails delivered", f"{figures.delivered} of those expected ({figures.matched_by_content} matched by "
                             "content, not by their derived Message-ID)"),
-        ("mails lost", str(figures.lost)),
+        ("mails lost", f"{figures.lost}" + "".join(f"{', ' if n else ': '}{kind} {count}" for n, (kind, count)
+                                                   in enumerate(sorted(figures.lost_by.items())))),
         ("duplicates", f"{figures.duplicates} (a second copy under the same Message-ID)"),
         ("flood digests", str(figures.digests)),
         ("SMTP transactions", f"{figures.transactions}, of which {figures.smtp_refusals} refused, dropped or hung"),
         ("parked, then replayed", f"{figures.parked} parked in omero.mail.failed (and {figures.parked_hostile} "
                                   f"hostile), {figures.replayed} replayed"),
         ("longest wait", f"{figures.longest_wait:.1f}s from event to delivery ({figures.longest_what})"),
+        ("longest wait, replayed", f"{figures.longest_parked_wait:.1f}s, parked in omero.mail.failed until the "
+                                   f"replay ({figures.longest_parked_what})"),
     ]
     width = max(len(label) for label, _ in rows)
     for label, value in rows:

@@ -10,7 +10,8 @@ OMERO database is a fresh PostgreSQL database made with OMERO's DDL (``tests/ome
 read by the bridge and the directory through a role holding README's grants only.
 
 Every process gets one properties file: the common settings and its role's broker URL,
-which names all three nodes (through their proxies), in an order of its own.
+which names all three nodes (through their proxies), in an order of its own; both forms
+README gives are used (one URL naming every host, and one URL per node).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ WEB_ADMINS = [("Web Admin", f"webadmin@{DOMAIN}"), ("Ops", f"ops@{DOMAIN}")]
 #: Each role's broker user; root and alice are OMERO admins who may broadcast as themselves.
 USERS = {"rules": "omero-mail-rules", "delivery": "omero-mail-delivery", "web": "omero-mail-web",
          "bridge": "omero-mail-bridge", "root": "root", "alice": "alice"}
+#: Roles whose URL is one URL naming every host; the others get one URL per node (README, Scaling out).
+ONE_URL_ROLES = ("rules", "delivery", "root")
 #: How long a flood window lasts in the run: several windows open and close in a few minutes.
 FLOOD_WINDOW = 30
 
@@ -75,6 +78,8 @@ class Site:
         user, password = USERS.get(role, role), self.passwords[role]
         ports = [n.amqp_port for n in self.cluster.nodes] if direct else [p.port for p in self.proxies]
         ports = ports[offset % 3:] + ports[:offset % 3]
+        if role in ONE_URL_ROLES:
+            return f"amqp://{user}:{password}@" + ",".join(f"127.0.0.1:{port}" for port in ports) + f"/{VHOST}"
         return ",".join(f"amqp://{user}:{password}@127.0.0.1:{port}/{VHOST}" for port in ports)
 
     def ctl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
