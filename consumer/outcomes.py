@@ -137,8 +137,15 @@ def followed(headers: Mapping) -> bool:
 
 
 def this_attempt(headers: Mapping) -> int:
-    """1 for a message fresh from the rules stage, one more for each retry tier it came back from."""
-    return int(headers.get(ATTEMPTS, 0)) + 1
+    """1 for a message fresh from the rules stage, one more for each retry tier it came back from.
+
+    A count that is not a whole number (a hand-made message) counts as none: this is read on
+    the way to the parking lot too, which must never fail on what a message carries.
+    """
+    try:
+        return max(0, int(headers.get(ATTEMPTS, 0))) + 1
+    except (TypeError, ValueError):
+        return 1
 
 
 def attempt_headers(headers: Mapping, attempts: int, reason: str, recipients: tuple[str, ...] | None) -> dict:
@@ -183,7 +190,7 @@ def event_id_of(body: bytes) -> str:
     """The ``id`` of an event body that may be invalid; empty when there is none to use."""
     try:
         value = json.loads(body).get("id")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return ""
     return value if isinstance(value, str) and value.isprintable() and 0 < len(value) <= 64 else ""
 
