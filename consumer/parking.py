@@ -261,8 +261,8 @@ def choose(lot: "Lot", entries: Sequence[Entry], ids: Sequence[str] = (), chosen
     its admin).
     """
     chosen = chosen or Filter()
-    by_ids = _named_by(lot, entries, ids, all_matching)
-    vouched = _named_by(lot, entries, vouched_ids, all_matching=False)
+    by_ids = _named_by(lot, entries, ids, all_matching, "name each of them, or add --all-matching")
+    vouched = _named_by(lot, entries, vouched_ids, False, "--untrusted vouches for one message: give more of the id")
     picked = [item for item in (by_ids if ids else entries) if chosen.matches(item)]
     if vouched_ids and not ids and not chosen:
         picked = []
@@ -270,7 +270,7 @@ def choose(lot: "Lot", entries: Sequence[Entry], ids: Sequence[str] = (), chosen
     for item in picked:
         why = _left_by_replay(lot, item, checked) if replaying and not _among(item, vouched) else ""
         if why and ids:
-            raise Refused(f"{item.id} is {why}; nothing done")
+            raise Refused(f"{item.id} {why}; nothing done")
         if why:
             choice.left.append((item, why))
         else:
@@ -286,7 +286,9 @@ def choose(lot: "Lot", entries: Sequence[Entry], ids: Sequence[str] = (), chosen
     return choice
 
 
-def _named_by(lot: "Lot", entries: Sequence[Entry], ids: Sequence[str], all_matching: bool) -> list[Entry]:
+def _named_by(lot: "Lot", entries: Sequence[Entry], ids: Sequence[str], all_matching: bool,
+              several: str) -> list[Entry]:
+    """The entries ``ids`` name; :class:`Refused` (saying ``several``) for an id that is the start of several."""
     found = {given: named(entries, given) for given in ids}
     unknown = [given for given, items in found.items() if not items]
     if unknown:
@@ -296,8 +298,7 @@ def _named_by(lot: "Lot", entries: Sequence[Entry], ids: Sequence[str], all_matc
     for given, items in found.items():
         if len(items) > 1 and not all_matching and not all(id(item) in alone for item in items):
             raise Refused(f"{given!r} matches {len(items)} messages in {lot.queue} "
-                          f"({', '.join(sorted({item.id for item in items}))}): name each of them, or add "
-                          "--all-matching; nothing done")
+                          f"({', '.join(sorted({item.id for item in items}))}): {several}; nothing done")
     picked: list[Entry] = []
     for items in found.values():
         picked.extend(item for item in items if not _among(item, picked))
@@ -311,7 +312,7 @@ def _among(item: Entry, entries: Sequence[Entry]) -> bool:
 
 def _left_by_replay(lot: "Lot", item: Entry, checked: bool) -> str:
     if item.untrusted:
-        return (f"untrusted ({item.untrusted}): it is replayed only when named with "
+        return (f"is untrusted ({item.untrusted}): it is replayed only when named with "
                 f"omero-mail {lot.name} replay --untrusted {item.id}")
     return _not_replayable(lot, item, checked)
 
