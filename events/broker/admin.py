@@ -87,6 +87,7 @@ def _declare_queue(connection: pika.BlockingConnection, channel, queue: topo.Que
 
 def rabbitmq_major(connection: pika.BlockingConnection) -> int:
     """The connected RabbitMQ's major version (3 when it does not say)."""
+    # pika keeps what the server announced (connection.start) on the connection a BlockingConnection wraps.
     properties = getattr(getattr(connection, "_impl", None), "server_properties", None) or {}
     version = properties.get("version") or properties.get(b"version") or b"3"
     text = version.decode() if isinstance(version, bytes) else str(version)
