@@ -49,6 +49,11 @@ REPORT_ALWAYS, REPORT_IF_HEARD = "always", "if-heard"
 FOLLOWED_TYPES = frozenset({"admin.broadcast"})
 #: When the replay tool put a parked message back.
 REPLAYED_AT = "x-omero-mail-replayed-at"
+#: On a parked copy: the stage refused the message because of its publisher (the value: that
+#: broker user, empty if it set none). Written only by the stages, whose broker users publish
+#: the parked copies; the replay tool never turns such a message into mail unless an admin
+#: names it (consumer/parking.py).
+UNTRUSTED = "x-omero-mail-untrusted"
 #: Headers RabbitMQ adds on dead-lettering; a message we publish again starts without them.
 DEAD_LETTER_HEADERS = ("x-death", "x-first-death-exchange", "x-first-death-queue", "x-first-death-reason",
                        "x-last-death-exchange", "x-last-death-queue", "x-last-death-reason", "x-delivery-count")
@@ -88,6 +93,8 @@ class Parked:
     mail: Mail | None = None
     attempts: int = 1
     recipients: tuple[str, ...] | None = None
+    #: Refused because of its publisher: that broker user ("" if it set none); None = not for that.
+    untrusted: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +165,14 @@ def attempt_headers(headers: Mapping, attempts: int, reason: str, recipients: tu
     headers[REASON] = one_line(reason)
     if recipients is not None:
         headers[RECIPIENTS] = list(recipients)
+    return headers
+
+
+def with_verdict(headers: dict, untrusted: str | None) -> dict:
+    """A parked copy's headers with the stage's own verdict on its publisher, and no one else's."""
+    headers = {k: v for k, v in headers.items() if k != UNTRUSTED}
+    if untrusted is not None:
+        headers[UNTRUSTED] = untrusted
     return headers
 
 

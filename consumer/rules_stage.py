@@ -180,7 +180,7 @@ class RulesStage(Worker[Duplicate | Waiting]):
             return Parked(topo.INVALID_QUEUE, str(exc))
         refusal = self.trust.refuses_event(event, delivery.routing_key, delivery.user_id)
         if refusal:
-            return Parked(topo.INVALID_QUEUE, f"refused: {refusal}")
+            return Parked(topo.INVALID_QUEUE, f"refused: {refusal}", untrusted=delivery.user_id or "")
         if self.state is not None:
             if delivery.consumer_tag != self._caught_up_for and not self._catch_up(self.state, delivery):
                 time.sleep(STATE_RETRY_PAUSE)

@@ -329,6 +329,7 @@ class Worker(Generic[Extra]):
                                              attempts=outcome.attempts, error=outcomes.one_line(outcome.reason)))
         headers = outcomes.attempt_headers(delivery.headers, outcome.attempts, outcome.reason, outcome.recipients)
         headers[outcomes.FROM_QUEUE] = self.queue
+        headers = outcomes.with_verdict(headers, outcome.untrusted)
         return outcomes.parked(delivery.body, delivery.message_id, PARKING_KEYS[outcome.queue], headers,
                                outcome.reason)
 
@@ -342,6 +343,7 @@ class Worker(Generic[Extra]):
             # Whoever follows the event (broadcast --wait) learns it was refused, and why.
             delivery.publish(outcomes.result(event_id, outcomes.INVALID, reason=outcomes.one_line(outcome.reason)))
         headers = {**delivery.headers, outcomes.FROM_QUEUE: self.queue, outcomes.ROUTING_KEY: delivery.routing_key}
+        headers = outcomes.with_verdict(headers, outcome.untrusted)
         return outcomes.parked(delivery.body, delivery.message_id, PARKING_KEYS[outcome.queue], headers,
                                outcome.reason, delivery.content_type)
 
