@@ -6,8 +6,9 @@ the bridge OMERO's server, login, object and comment events; each admin
 the events and writes the outbox; the delivery stage consumes the outbox, and the
 parking lots for the replay tool (``failed replay`` runs as it); the replay role reads
 ``omero.mail.invalid`` and puts its events back on ``omero.events`` (``invalid replay``),
-which no stage may do. RabbitMQ's permissions say which exchanges and queues
-a user may configure, write and read; its topic permissions limit the routing keys a
+which no stage may do; the server role publishes OMERO.server's start and stop alone
+(``deploy/systemd/omero-mail-server-events.service``). RabbitMQ's permissions say which
+exchanges and queues a user may configure, write and read; its topic permissions limit the routing keys a
 user may publish to ``omero.events`` (the routing key is the event's type). The exchange
 ``omero.mail`` is direct, where RabbitMQ has no topic permissions: which of its
 messages the delivery stage sends is checked by the stage (``consumer/trust.py``).
@@ -25,8 +26,9 @@ from typing import Iterable, Sequence
 from events import topology as topo
 
 
-BRIDGE_EVENTS = ("server.startup", "server.shutdown", "login.failed", "object.created", "object.updated",
-                 "object.deleted", "comment.added")
+SERVER_EVENTS = ("server.startup", "server.shutdown")
+BRIDGE_EVENTS = (*SERVER_EVENTS, "login.failed", "object.created", "object.updated", "object.deleted",
+                 "comment.added")
 WEB_EVENTS = ("web.error",)
 ADMIN_EVENTS = ("admin.broadcast",)
 #: What ``invalid replay`` may put back: the events trusted by their routing key alone. A
@@ -95,14 +97,15 @@ def _replay(user: str) -> Grant:
                  topics=((topo.EVENTS_EXCHANGE, pattern(names(REPLAYED_EVENTS)), "^$"),))
 
 
-def grants(topology: topo.Topology, *, rules: str, delivery: str, web: str, bridge: str, replay: str,
+def grants(topology: topo.Topology, *, rules: str, delivery: str, web: str, bridge: str, replay: str, server: str,
            admins: Sequence[str]) -> list[Grant]:
     """Every role's grant; one user holding two roles (both stages in one process) gets both."""
     # The rules stage also keeps its state in its stream, through the default exchange.
     state = Grant(rules, write=names(["amq.default"]))
     wanted = [_stage(rules, topology, [topo.EVENTS_QUEUE, topo.STATE_STREAM]).merged(state),
               _stage(delivery, topology, [topo.OUTBOX_QUEUE, topo.FAILED_QUEUE, topo.INVALID_QUEUE]),
-              _publisher(web, WEB_EVENTS), _publisher(bridge, BRIDGE_EVENTS), _replay(replay), *map(_admin, admins)]
+              _publisher(web, WEB_EVENTS), _publisher(bridge, BRIDGE_EVENTS), _replay(replay),
+              _publisher(server, SERVER_EVENTS), *map(_admin, admins)]
     by_user: dict[str, Grant] = {}
     for grant in wanted:
         by_user[grant.user] = by_user[grant.user].merged(grant) if grant.user in by_user else grant
@@ -113,7 +116,7 @@ def from_properties(topology: topo.Topology, props, admins: Sequence[str]) -> li
     return grants(topology, rules=props["omero.mail.broker.rules-user"],
                   delivery=props["omero.mail.broker.delivery-user"], web=props["omero.mail.broker.web-user"],
                   bridge=props["omero.mail.broker.bridge-user"], replay=props["omero.mail.broker.replay-user"],
-                  admins=admins)
+                  server=props["omero.mail.broker.server-user"], admins=admins)
 
 
 def rabbitmqctl(grants_: Sequence[Grant], vhost: str) -> str:

@@ -81,6 +81,7 @@ DEFAULTS: dict[str, str] = {
     "omero.mail.broker.web-user": "omero-mail-web",
     "omero.mail.broker.bridge-user": "omero-mail-bridge",
     "omero.mail.broker.replay-user": "omero-mail-replay",
+    "omero.mail.broker.server-user": "omero-mail-server",
     # Broker users allowed to broadcast as another OMERO admin than their own name: user:admin,...
     "omero.mail.broadcast.users": "",
     # The admin's own broker password for `omero-mail broadcast` (else asked on the terminal)

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.private_broker
 
 PASSWORD = "s3cret-for-tests"
 #: The roles with a broker user of their own (the admins' users are named after them).
-ROLES = ("rules", "delivery", "web", "bridge", "replay")
+ROLES = ("rules", "delivery", "web", "bridge", "replay", "server")
 CHECKS = "omero.mail.broker.check-publishers"
 
 
@@ -49,7 +49,8 @@ def accounts(private_rabbitmq):
     """One broker user per role on the private node, made once for the module's tests."""
     suffix = uuid.uuid4().hex[:6]
     users = {"rules": f"rules-{suffix}", "delivery": f"delivery-{suffix}", "web": f"web-{suffix}",
-             "bridge": f"bridge-{suffix}", "replay": f"replay-{suffix}", "root": "root", "alice": "alice"}
+             "bridge": f"bridge-{suffix}", "replay": f"replay-{suffix}", "server": f"server-{suffix}",
+             "root": "root", "alice": "alice"}
     for user in users.values():
         if private_rabbitmq.ctl("add_user", user, PASSWORD, check=False).returncode:
             private_rabbitmq.ctl("change_password", user, PASSWORD)
