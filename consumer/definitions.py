@@ -45,15 +45,19 @@ POLICY_PRIORITY = 10
 
 def declared(topology: topo.Topology) -> topo.Topology:
     """The topology with the policy-carried arguments removed from its queues."""
-    queues = tuple(replace(q, arguments={k: v for k, v in q.arguments.items() if k not in POLICY_KEYS})
-                   for q in topology.queues)
+    def kept(arguments: dict) -> dict:
+        return {k: v for k, v in arguments.items() if k not in POLICY_KEYS}
+
+    queues = tuple(replace(q, arguments=kept(q.arguments), from_4=kept(q.from_4)) for q in topology.queues)
     return replace(topology, queues=queues)
 
 
-def policies(topology: topo.Topology, vhost: str) -> list[dict]:
+def policies(topology: topo.Topology, vhost: str, rabbitmq: int = 3) -> list[dict]:
+    """One policy per queue that needs one, for RabbitMQ ``rabbitmq``.x (a policy RabbitMQ 3.x
+    would refuse, such as a delivery limit of -1, is only in RabbitMQ 4's)."""
     found = []
     for queue in topology.queues:
-        definition = {POLICY_KEYS[k]: v for k, v in queue.arguments.items() if k in POLICY_KEYS}
+        definition = {POLICY_KEYS[k]: v for k, v in queue.arguments_on(rabbitmq).items() if k in POLICY_KEYS}
         if definition:
             found.append({"vhost": vhost, "name": queue.name, "pattern": f"^{re.escape(queue.name)}$",
                           "apply-to": "queues", "definition": definition, "priority": POLICY_PRIORITY})
@@ -69,8 +73,8 @@ def permissions(grants: Sequence[Grant], vhost: str) -> dict:
     }
 
 
-def definitions(topology: topo.Topology, vhost: str = "/", grants: Sequence[Grant] = ()) -> dict:
-    """What ``rabbitmqctl import_definitions`` (or an import at boot) reads."""
+def definitions(topology: topo.Topology, vhost: str = "/", grants: Sequence[Grant] = (), rabbitmq: int = 3) -> dict:
+    """What ``rabbitmqctl import_definitions`` (or an import at boot) of RabbitMQ ``rabbitmq``.x reads."""
     queues = declared(topology).queues
     return {
         **(permissions(grants, vhost) if grants else {}),
@@ -81,7 +85,7 @@ def definitions(topology: topo.Topology, vhost: str = "/", grants: Sequence[Gran
                     "arguments": dict(q.arguments)} for q in queues],
         "bindings": [{"source": b.exchange, "vhost": vhost, "destination": b.queue, "destination_type": "queue",
                       "routing_key": b.routing_key, "arguments": {}} for b in topology.bindings],
-        "policies": policies(topology, vhost),
+        "policies": policies(topology, vhost, rabbitmq),
     }
 
 

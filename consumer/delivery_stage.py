@@ -15,7 +15,8 @@ still owed the mail (header ``x-omero-mail-recipients``), so nobody gets it twic
 recipient refused for good (5xx) is parked while the others owed it are retried.
 A message that crashes the worker ``omero.mail.queue.delivery-limit`` times is parked.
 With the publishers checked, an outbox message that the rules stage did not publish
-(``consumer/trust.py``) is parked in ``omero.mail.failed`` with the reason, never sent.
+(``consumer/trust.py``) is parked in ``omero.mail.failed`` with the reason and the verdict
+(``x-omero-mail-untrusted``), never sent, and never replayed unless an admin vouches for it.
 
 Each message becomes one outcome value (sent, retry, parked, partly sent); the worker
 base (``consumer/worker.py``) logs, counts, reports and settles it.
@@ -70,7 +71,7 @@ class DeliveryStage(Worker[Never]):
         attempts = outcomes.this_attempt(delivery.headers)
         refusal = self.trust.refuses_outbox(delivery.user_id)
         if refusal:
-            return Parked(self.parking, f"refused: {refusal}", attempts=attempts)
+            return Parked(self.parking, f"refused: {refusal}", attempts=attempts, untrusted=delivery.user_id or "")
         try:
             mail = Mail.from_json(delivery.body)
             recipients = tuple(delivery.headers.get(outcomes.RECIPIENTS) or mail.recipients)

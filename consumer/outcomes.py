@@ -49,6 +49,11 @@ REPORT_ALWAYS, REPORT_IF_HEARD = "always", "if-heard"
 FOLLOWED_TYPES = frozenset({"admin.broadcast"})
 #: When the replay tool put a parked message back.
 REPLAYED_AT = "x-omero-mail-replayed-at"
+#: On a parked copy: the stage refused the message because of its publisher (the value: that
+#: broker user, empty if it set none). Written only by the stages, whose broker users publish
+#: the parked copies; the replay tool never turns such a message into mail unless an admin
+#: names it (consumer/parking.py).
+UNTRUSTED = "x-omero-mail-untrusted"
 #: Headers RabbitMQ adds on dead-lettering; a message we publish again starts without them.
 DEAD_LETTER_HEADERS = ("x-death", "x-first-death-exchange", "x-first-death-queue", "x-first-death-reason",
                        "x-last-death-exchange", "x-last-death-queue", "x-last-death-reason", "x-delivery-count")
@@ -88,6 +93,8 @@ class Parked:
     mail: Mail | None = None
     attempts: int = 1
     recipients: tuple[str, ...] | None = None
+    #: Refused because of its publisher: that broker user ("" if it set none); None = not for that.
+    untrusted: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,8 +144,15 @@ def followed(headers: Mapping) -> bool:
 
 
 def this_attempt(headers: Mapping) -> int:
-    """1 for a message fresh from the rules stage, one more for each retry tier it came back from."""
-    return int(headers.get(ATTEMPTS, 0)) + 1
+    """1 for a message fresh from the rules stage, one more for each retry tier it came back from.
+
+    A count that is not a whole number (a hand-made message) counts as none: this is read on
+    the way to the parking lot too, which must never fail on what a message carries.
+    """
+    try:
+        return max(0, int(headers.get(ATTEMPTS, 0))) + 1
+    except (TypeError, ValueError):
+        return 1
 
 
 def attempt_headers(headers: Mapping, attempts: int, reason: str, recipients: tuple[str, ...] | None) -> dict:
@@ -151,6 +165,14 @@ def attempt_headers(headers: Mapping, attempts: int, reason: str, recipients: tu
     headers[REASON] = one_line(reason)
     if recipients is not None:
         headers[RECIPIENTS] = list(recipients)
+    return headers
+
+
+def with_verdict(headers: dict, untrusted: str | None) -> dict:
+    """A parked copy's headers with the stage's own verdict on its publisher, and no one else's."""
+    headers = {k: v for k, v in headers.items() if k != UNTRUSTED}
+    if untrusted is not None:
+        headers[UNTRUSTED] = untrusted
     return headers
 
 
@@ -183,7 +205,7 @@ def event_id_of(body: bytes) -> str:
     """The ``id`` of an event body that may be invalid; empty when there is none to use."""
     try:
         value = json.loads(body).get("id")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return ""
     return value if isinstance(value, str) and value.isprintable() and 0 < len(value) <= 64 else ""
 

@@ -1,17 +1,27 @@
-"""The parking lots, ``omero.mail.failed`` and ``omero.mail.invalid``: read, filter, replay, purge.
+"""The parking lots, ``omero.mail.failed`` and ``omero.mail.invalid``: read, choose, replay, purge.
 
-What ``omero-mail failed`` and ``omero-mail invalid`` do, without the command line:
-an :class:`Entry` per parked message (who, what, why, how often), a :class:`Filter`,
-and the copy a replay publishes. The broker side is :class:`events.broker.QueueBrowser`,
-which reads without consuming and acks a message only once its copy is confirmed, so an
-interrupted replay loses nothing and a second run duplicates nothing.
+What ``omero-mail failed`` and ``omero-mail invalid`` do, without the command line: an
+:class:`Entry` per parked message (who, what, why, how often, and whether its publisher
+was trusted), a :class:`Filter`, the :class:`Choice` of what a replay or purge acts on,
+and the copy a replay publishes. The broker side is :class:`events.broker.QueueBrowser`:
+reading gives back everything at once, acting holds only the chosen messages and acks
+one only once its copy is confirmed, so an interrupted replay loses nothing and a second
+run duplicates nothing.
+
+Refused stays refused. A stage that refuses a message because of its publisher
+(``consumer/trust.py``) parks it with the header ``x-omero-mail-untrusted``; with the
+publishers checked, a parked copy that no stage's broker user published is untrusted
+too, since nobody checked it. Neither is ever replayed into mail, by a filter or by
+replaying everything: only when an admin names it (:attr:`Choice.vouched`), and the copy
+is then published as the admin's broker user, who vouches for it (logged at WARNING).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable, Sequence
 
@@ -20,10 +30,14 @@ from events.broker import Message, Parked, QueueBrowser
 from events.values import parse_duration_ms
 
 from . import outcomes
+from .roles import REPLAYED_EVENTS
+from .trust import Trust
+
+log = logging.getLogger(__name__)
 
 #: Our bookkeeping of one stay in the parking lot; a replayed message starts afresh.
 _STAY_HEADERS = frozenset({outcomes.REASON, outcomes.ATTEMPTS, outcomes.FIRST_ATTEMPT, outcomes.LAST_ATTEMPT,
-                           outcomes.PARKED_AT, outcomes.FROM_QUEUE, outcomes.ROUTING_KEY,
+                           outcomes.PARKED_AT, outcomes.FROM_QUEUE, outcomes.ROUTING_KEY, outcomes.UNTRUSTED,
                            *outcomes.DEAD_LETTER_HEADERS})
 
 
@@ -39,12 +53,19 @@ class Entry:
     subject: str
     attempts: int
     error: str
+    #: Why its publisher is not trusted ("" when it is): never replayed into mail unless named.
+    untrusted: str = ""
+
+    @property
+    def verdict(self) -> str:
+        return "untrusted" if self.untrusted else ""
 
     def as_dict(self) -> dict:
         headers = self.parked.headers
         return {
             "id": self.id, "message_id": self.parked.message_id, "when": self.when, "sender": self.sender,
             "recipient": self.recipient, "subject": self.subject, "attempts": self.attempts, "error": self.error,
+            "untrusted": self.untrusted, "published_by": self.parked.user_id,
             "event_id": _text(headers.get(outcomes.EVENT_ID)),
             "recipients_owed": [_text(r) for r in headers.get(outcomes.RECIPIENTS) or []],
             "first_attempt": _text(headers.get(outcomes.FIRST_ATTEMPT)),
@@ -95,7 +116,21 @@ def _body(parked: Parked) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def entry(parked: Parked) -> Entry:
+def distrust(parked: Parked, trust: Trust) -> str:
+    """Why a parked message's publisher is not trusted, or "": the refusing stage's verdict, kept
+    whatever the checks are now; with the checks on, a copy no stage published (so nobody checked)."""
+    if outcomes.UNTRUSTED in parked.headers:
+        return f"published by broker user {_text(parked.headers[outcomes.UNTRUSTED])!r}, refused by the stage"
+    if trust.checked and parked.user_id not in (trust.rules_user, trust.delivery_user):
+        return f"parked by broker user {parked.user_id!r}, not a stage: its publisher was never checked"
+    return ""
+
+
+#: The development default: nothing checked, so only a stage's own verdict marks a message untrusted.
+UNCHECKED = Trust()
+
+
+def entry(parked: Parked, trust: Trust = UNCHECKED) -> Entry:
     headers = parked.headers
     body = _body(parked)
     is_event = "type" in body and "to" not in body
@@ -108,6 +143,7 @@ def entry(parked: Parked) -> Entry:
         subject=_text(body.get("subject") or ""),
         attempts=int(headers.get(outcomes.ATTEMPTS) or 0),
         error=_text(headers.get(outcomes.REASON)) or _dead_letter_reason(headers),
+        untrusted=distrust(parked, trust),
     )
 
 
@@ -123,9 +159,17 @@ def replay_to_outbox(parked: Parked) -> Message:
                    replayed_headers(parked), parked.content_type)
 
 
+def replay_key(parked: Parked) -> str:
+    """The routing key an invalid event is put back with: the one it was first published with;
+    for an event a stage refused (replayed only when an admin vouches for it), its own type."""
+    event_type = str(_body(parked).get("type") or "")
+    if outcomes.UNTRUSTED in parked.headers:
+        return event_type
+    return routing_key(parked) or event_type
+
+
 def replay_to_events(parked: Parked) -> Message:
-    key = routing_key(parked) or str(_body(parked).get("type") or "")
-    return Message(topo.EVENTS_EXCHANGE, key, parked.body, parked.message_id, replayed_headers(parked),
+    return Message(topo.EVENTS_EXCHANGE, replay_key(parked), parked.body, parked.message_id, replayed_headers(parked),
                    parked.content_type)
 
 
@@ -145,19 +189,29 @@ def parse_since(text: str) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
+class Refused(ValueError):
+    """What an admin asked for cannot be done as asked; nothing was done. The message is one line."""
+
+
+def named(entries: Sequence[Entry], given: str) -> list[Entry]:
+    """The entries whose id is ``given`` or starts with it (``<...>`` optional)."""
+    start = given.strip().strip("<>")
+    return [item for item in entries if item.id.startswith(start)] if start else []
+
+
 @dataclass(frozen=True)
 class Filter:
-    """Which parked messages a command acts on; empty = all of them."""
+    """Which parked messages a command acts on besides those named by id; empty = no filter."""
 
-    ids: tuple[str, ...] = ()
     sender: str = ""
     recipient: str = ""
     since: datetime | None = None
     error: str = ""
 
+    def __bool__(self) -> bool:
+        return bool(self.sender or self.recipient or self.since is not None or self.error)
+
     def matches(self, item: Entry) -> bool:
-        if self.ids and not any(item.id.startswith(i.strip("<>")) for i in self.ids):
-            return False
         if self.sender and self.sender.lower() != item.sender.lower():
             return False
         if self.recipient and self.recipient.lower() not in item.recipient.lower():
@@ -177,16 +231,120 @@ def select(entries: Iterable[Entry], chosen: Filter) -> list[Entry]:
     return [item for item in entries if chosen.matches(item)]
 
 
-def replay(browser: QueueBrowser, lot: Lot, entries: Sequence[Entry], advance: Callable[[], None]) -> int:
-    """Move each entry back where it came from: its copy confirmed first, then it is acked."""
-    for item in entries:
-        browser.move(item.parked, lot.replay(item.parked))
-        advance()
-    return len(entries)
+@dataclass
+class Choice:
+    """What a replay or purge acts on, and what it leaves (with why), decided before anything is taken."""
+
+    lot: "Lot"
+    acted: list[Entry] = field(default_factory=list)
+    #: Untrusted messages an admin named with ``--untrusted``: replayed as the admin's broker user.
+    vouched: list[Entry] = field(default_factory=list)
+    #: Matched by a filter (or by "all") but not replayed: untrusted, or not the replay role's to put back.
+    left: list[tuple[Entry, str]] = field(default_factory=list)
+
+    @property
+    def keys(self) -> list[str]:
+        return [item.parked.key for item in self.acted]
 
 
-def purge(browser: QueueBrowser, entries: Sequence[Entry], advance: Callable[[], None]) -> int:
-    for item in entries:
-        browser.remove(item.parked)
+def choose(lot: "Lot", entries: Sequence[Entry], ids: Sequence[str] = (), chosen: Filter | None = None, *,
+           all_matching: bool = False, replaying: bool = False, vouched_ids: Sequence[str] = (),
+           checked: bool = False) -> Choice:
+    """The messages named by ``ids`` (each, or its start) and matching ``chosen``; without ids,
+    filters or ``vouched_ids``, every message.
+
+    :class:`Refused` for an id that names nothing, an id that is the start of several ids
+    unless each of those is also named alone or ``all_matching``, and (``replaying``) a message
+    named by id that replay must leave. A replay leaves what a filter matched but may not be
+    replayed: an untrusted message, unless named in ``vouched_ids``; and, with the publishers
+    ``checked``, an invalid event the replay role may not publish (a broadcast is sent again by
+    its admin).
+    """
+    chosen = chosen or Filter()
+    by_ids = _named_by(lot, entries, ids, all_matching, "name each of them, or add --all-matching")
+    vouched = _named_by(lot, entries, vouched_ids, False, "--untrusted vouches for one message: give more of the id")
+    picked = [item for item in (by_ids if ids else entries) if chosen.matches(item)]
+    if vouched_ids and not ids and not chosen:
+        picked = []
+    choice = Choice(lot)
+    for item in picked:
+        why = _left_by_replay(lot, item, checked) if replaying and not _among(item, vouched) else ""
+        if why and ids:
+            raise Refused(f"{item.id} {why}; nothing done")
+        if why:
+            choice.left.append((item, why))
+        else:
+            choice.acted.append(item)
+    for item in vouched:
+        why = _not_replayable(lot, item, checked)
+        if why:
+            raise Refused(f"{item.id} {why}; nothing done")
+        if not _among(item, choice.acted):
+            choice.acted.append(item)
+        if item.untrusted:
+            choice.vouched.append(item)
+    return choice
+
+
+def _named_by(lot: "Lot", entries: Sequence[Entry], ids: Sequence[str], all_matching: bool,
+              several: str) -> list[Entry]:
+    """The entries ``ids`` name; :class:`Refused` (saying ``several``) for an id that is the start of several."""
+    found = {given: named(entries, given) for given in ids}
+    unknown = [given for given, items in found.items() if not items]
+    if unknown:
+        raise Refused(f"no message {unknown[0]!r} in {lot.queue}" + (
+            f" (nor {len(unknown) - 1} other id(s) given)" if len(unknown) > 1 else "") + "; nothing done")
+    alone = {id(items[0]) for items in found.values() if len(items) == 1}
+    for given, items in found.items():
+        if len(items) > 1 and not all_matching and not all(id(item) in alone for item in items):
+            raise Refused(f"{given!r} matches {len(items)} messages in {lot.queue} "
+                          f"({', '.join(sorted({item.id for item in items}))}): {several}; nothing done")
+    picked: list[Entry] = []
+    for items in found.values():
+        picked.extend(item for item in items if not _among(item, picked))
+    return picked
+
+
+def _among(item: Entry, entries: Sequence[Entry]) -> bool:
+    """The same parked message (two alike copies are two messages)."""
+    return any(item is other for other in entries)
+
+
+def _left_by_replay(lot: "Lot", item: Entry, checked: bool) -> str:
+    if item.untrusted:
+        return (f"is untrusted ({item.untrusted}): it is replayed only when named with "
+                f"omero-mail {lot.name} replay --untrusted {item.id}")
+    return _not_replayable(lot, item, checked)
+
+
+def _not_replayable(lot: "Lot", item: Entry, checked: bool) -> str:
+    """Why the replay role may not put this event back (with the publishers checked), or ""."""
+    if lot is not INVALID or not checked:
+        return ""
+    key = replay_key(item.parked)
+    if key in REPLAYED_EVENTS:
+        return ""
+    if key == "admin.broadcast":
+        return ("is a broadcast, trusted only from a broker user allowed to broadcast as its admin: the admin "
+                f"sends it again with omero-mail broadcast ... --id {outcomes.event_id_of(item.parked.body)}")
+    return f"has routing key {key!r}, which the replay role may not publish"
+
+
+def replay(browser: QueueBrowser, choice: Choice, held: Sequence[Parked], advance: Callable[[], None]) -> int:
+    """Move each held message back where it came from: its copy confirmed first, then it is acked."""
+    vouched = {item.parked.key: item for item in choice.vouched}
+    for parked in held:
+        item = vouched.get(parked.key)
+        if item is not None:
+            log.warning("replaying untrusted message %s (%s) as broker user %r, who vouches for it", item.id,
+                        item.untrusted, browser.user)
+        browser.move(parked, choice.lot.replay(parked))
         advance()
-    return len(entries)
+    return len(held)
+
+
+def purge(browser: QueueBrowser, held: Sequence[Parked], advance: Callable[[], None]) -> int:
+    for parked in held:
+        browser.remove(parked)
+        advance()
+    return len(held)

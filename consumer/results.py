@@ -13,12 +13,14 @@ never empty, and so that ``omero.mail.broadcasts`` (the last 1,000 broadcasts' `
 outcomes) can answer ``broadcast status`` with an ID prefix, as ``failed show`` takes one.
 ``status`` only reads: for an unknown ID it creates nothing.
 
-Reading never removes anything: ``--wait`` follows the queue with a consumer that never
-acks and, when done, gives every message back (nack with requeue) after cancelling it;
-``status`` browses it once with ``events.broker.QueueBrowser``. Outcomes are
-counted once per email (by the email's Message-ID), so a redelivery or an at-least-once
-duplicate never counts twice, and an email that failed and was later replayed counts as
-sent.
+Reading never removes anything, and never hides anything from another reader for longer
+than one read of the queue: ``status`` reads it with ``events.broker.QueueBrowser``, which
+gives everything back at once; ``--wait`` reads it so once, and follows what is added to
+it through a queue of its own, consumed with automatic acks (``events.broker.Follower``),
+so a wait of hours holds nothing and outlives RabbitMQ's ``consumer_timeout``. Outcomes
+are counted once per email (by the email's Message-ID), so a copy read twice or an
+at-least-once duplicate never counts twice, and an email that failed and was later
+replayed counts as sent.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import threading
 from dataclasses import dataclass, field
 
 from events import topology as topo
-from events.broker import Consumer, Delivery, Message, QueueBrowser, Subscription, declare_topology, queue_depths
+from events.broker import Follower, Message, QueueBrowser, declare_topology, existing_queues
 
 from . import outcomes
 
@@ -67,8 +69,9 @@ def find(url: str, given: str) -> list[str]:
     with QueueBrowser(url, topo.BROADCASTS_QUEUE, name="omero-mail broadcast status") as browser:
         ids = {str(_body(parked.body).get("event_id") or "") for parked in browser.messages()}
     candidates = {event_id for event_id in ids if event_id.startswith(given)} | {given}
-    depths = queue_depths(url, [topo.broadcast_queue(event_id) for event_id in sorted(candidates)])
-    return [event_id for event_id in sorted(candidates) if depths[topo.broadcast_queue(event_id)]]
+    # Whether its queue exists, not how many it holds now: another reader may be reading them.
+    kept = existing_queues(url, [topo.broadcast_queue(event_id) for event_id in sorted(candidates)])
+    return [event_id for event_id in sorted(candidates) if topo.broadcast_queue(event_id) in kept]
 
 
 def _body(body: bytes) -> dict:
@@ -151,28 +154,27 @@ class Tally:
 
 
 class Reader:
-    """Follow one broadcast's results queue without taking anything out of it."""
+    """Follow one broadcast's outcomes without taking or holding anything of its results queue."""
 
     def __init__(self, url: str, event_id: str):
         self.tally = Tally()
         self._lock = threading.Lock()
         self._seen: set[tuple] = set()
-        self._deliveries: list[Delivery] = []
-        self._stopping = False
-        self._consumer = Consumer(url, [Subscription(topo.broadcast_queue(event_id), self._on_message, prefetch=0)],
-                                  name="omero-mail broadcast results", drain_timeout=5.0)
-        self._thread = threading.Thread(target=self._consumer.run, name="broadcast-results", daemon=True)
+        self._follower = Follower(url, topo.broadcast_queue(event_id), topo.RESULTS_EXCHANGE, f"{event_id}.#",
+                                  self._on_body, name="omero-mail broadcast results")
+        self._thread = threading.Thread(target=self._follower.run, name="broadcast-results", daemon=True)
 
-    def _on_message(self, delivery: Delivery) -> None:
-        if self._stopping:
-            delivery.nack(requeue=True)
-            return
-        self._deliveries.append(delivery)
+    @property
+    def error(self) -> str | None:
+        """Why the outcomes cannot be followed (RabbitMQ refused), or None."""
+        return self._follower.error
+
+    def _on_body(self, body: bytes) -> None:
         try:
-            result = json.loads(delivery.body)
+            result = json.loads(body)
         except ValueError:
             return
-        # A redelivery after a reconnect carries the same body: count it once.
+        # An outcome read from the kept queue may come again through the follower's own: count it once.
         with self._lock:
             for each in outcomes.emails_of(result):
                 key = (each.get("outcome"), each.get("message_id"), each.get("attempts"), each.get("at"))
@@ -186,21 +188,13 @@ class Reader:
                                        retrying=set(self.tally.retrying))
 
     def start(self, timeout: float = 10.0) -> bool:
-        """Start consuming; False if the queue could not be consumed within ``timeout``."""
+        """Start following; False if the outcomes could not be followed within ``timeout``."""
         self._thread.start()
-        return self._consumer.connected.wait(timeout)
+        return self._follower.following.wait(timeout)
 
     def stop(self) -> None:
-        """Cancel the consumer, then give every message back to the queue."""
-        self._consumer.stop()
-        self._consumer.call_soon(self._give_back)
+        self._follower.stop()
         self._thread.join(10)
-
-    def _give_back(self) -> None:
-        # On the I/O loop, after the cancel: whatever still arrives is given back at once.
-        self._stopping = True
-        for delivery in self._deliveries:
-            delivery.nack(requeue=True)
 
 
 def read_all(url: str, event_id: str) -> Tally:

@@ -4,8 +4,11 @@ DESIGN.md "Who publishes, and who may": the OMERO.web hooks publish ``web.error`
 the bridge OMERO's server, login, object and comment events; each admin
 ``admin.broadcast``, and reads its broadcasts' outcomes; the rules stage alone consumes
 the events and writes the outbox; the delivery stage consumes the outbox, and the
-parking lots for the replay tool. RabbitMQ's permissions say which exchanges and queues
-a user may configure, write and read; its topic permissions limit the routing keys a
+parking lots for the replay tool (``failed replay`` runs as it); the replay role reads
+``omero.mail.invalid`` and puts its events back on ``omero.events`` (``invalid replay``),
+which no stage may do; the server role publishes OMERO.server's start and stop alone
+(``deploy/systemd/omero-mail-server-events.service``). RabbitMQ's permissions say which
+exchanges and queues a user may configure, write and read; its topic permissions limit the routing keys a
 user may publish to ``omero.events`` (the routing key is the event's type). The exchange
 ``omero.mail`` is direct, where RabbitMQ has no topic permissions: which of its
 messages the delivery stage sends is checked by the stage (``consumer/trust.py``).
@@ -23,10 +26,15 @@ from typing import Iterable, Sequence
 from events import topology as topo
 
 
-BRIDGE_EVENTS = ("server.startup", "server.shutdown", "login.failed", "object.created", "object.updated",
-                 "object.deleted", "comment.added")
+SERVER_EVENTS = ("server.startup", "server.shutdown")
+BRIDGE_EVENTS = (*SERVER_EVENTS, "login.failed", "object.created", "object.updated", "object.deleted",
+                 "comment.added")
 WEB_EVENTS = ("web.error",)
 ADMIN_EVENTS = ("admin.broadcast",)
+#: What ``invalid replay`` may put back: the events trusted by their routing key alone. A
+#: broadcast is trusted only from a broker user allowed to broadcast as its requested_by, so
+#: its admin sends it again (``omero-mail broadcast ... --id ID``, the same Message-IDs).
+REPLAYED_EVENTS = BRIDGE_EVENTS + WEB_EVENTS
 #: A broadcast's own queues: its results queue and the index of the last broadcasts.
 BROADCAST_QUEUES = (re.escape(topo.BROADCASTS_QUEUE), re.escape(topo.broadcast_queue("")) + ".+")
 
@@ -82,14 +90,22 @@ def _admin(user: str) -> Grant:
                          (topo.RESULTS_EXCHANGE, r"^[^.]+\.queued$", ".*")))
 
 
-def grants(topology: topo.Topology, *, rules: str, delivery: str, web: str, bridge: str,
+def _replay(user: str) -> Grant:
+    """``omero-mail invalid replay``: read ``omero.mail.invalid`` (take a message off it once its
+    copy is confirmed), and publish the events it may put back."""
+    return Grant(user, write=names([topo.EVENTS_EXCHANGE]), read=names([topo.INVALID_QUEUE]),
+                 topics=((topo.EVENTS_EXCHANGE, pattern(names(REPLAYED_EVENTS)), "^$"),))
+
+
+def grants(topology: topo.Topology, *, rules: str, delivery: str, web: str, bridge: str, replay: str, server: str,
            admins: Sequence[str]) -> list[Grant]:
     """Every role's grant; one user holding two roles (both stages in one process) gets both."""
     # The rules stage also keeps its state in its stream, through the default exchange.
     state = Grant(rules, write=names(["amq.default"]))
     wanted = [_stage(rules, topology, [topo.EVENTS_QUEUE, topo.STATE_STREAM]).merged(state),
               _stage(delivery, topology, [topo.OUTBOX_QUEUE, topo.FAILED_QUEUE, topo.INVALID_QUEUE]),
-              _publisher(web, WEB_EVENTS), _publisher(bridge, BRIDGE_EVENTS), *map(_admin, admins)]
+              _publisher(web, WEB_EVENTS), _publisher(bridge, BRIDGE_EVENTS), _replay(replay),
+              _publisher(server, SERVER_EVENTS), *map(_admin, admins)]
     by_user: dict[str, Grant] = {}
     for grant in wanted:
         by_user[grant.user] = by_user[grant.user].merged(grant) if grant.user in by_user else grant
@@ -99,7 +115,8 @@ def grants(topology: topo.Topology, *, rules: str, delivery: str, web: str, brid
 def from_properties(topology: topo.Topology, props, admins: Sequence[str]) -> list[Grant]:
     return grants(topology, rules=props["omero.mail.broker.rules-user"],
                   delivery=props["omero.mail.broker.delivery-user"], web=props["omero.mail.broker.web-user"],
-                  bridge=props["omero.mail.broker.bridge-user"], admins=admins)
+                  bridge=props["omero.mail.broker.bridge-user"], replay=props["omero.mail.broker.replay-user"],
+                  server=props["omero.mail.broker.server-user"], admins=admins)
 
 
 def rabbitmqctl(grants_: Sequence[Grant], vhost: str) -> str:

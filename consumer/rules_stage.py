@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable, Sequence, cast
 
 from events import topology as topo
-from events.broker import BrokerError, Delivery, Message
+from events.broker import BrokerError, Delivery, Done, Message
 from events.schemas import Event, InvalidEvent, load_event
 from senders.directory import Directory
 from senders.plan import Plan, PlanRefused, plan
@@ -29,7 +29,7 @@ from senders.rules import MailSender
 
 from .outbox import outbox_message
 from .outcomes import FOLLOWED_TYPES, PLANNED, Folded, Outcome, Parked, Planned, Requeue
-from .state import WAITING, RulesState
+from .state import WAITING, RulesState, event_key
 from .worker import Worker
 
 if TYPE_CHECKING:
@@ -72,44 +72,59 @@ class Claimed:
     (planned and acked, parked, given back after a crash, a callback that raised, a connection
     lost meanwhile) releases the claim, and a copy waiting for this one is acked (recorded) or
     given back (not). Once the event is planned, ``record`` is its state record, appended to
-    the state stream before the ack. Everything else is the delivery's own.
+    the state stream before the ack. It reads as the delivery it wraps (what the stage and the
+    worker base use of one, spelt out: a ``__getattr__`` cost more than planning a small event).
     """
 
+    __slots__ = ("delivery", "state", "key", "record")
+
     def __init__(self, delivery: Delivery, state: RulesState | None):
-        self._delivery = delivery
-        self._state = state
-        #: The id this delivery claimed (``RulesState.claim``), None before or without a claim.
-        self.key: tuple[str, str] | None = None
+        self.delivery = delivery
+        self.state = state
+        #: The key this delivery claimed (``RulesState.claim``), None before or without a claim.
+        self.key: str | None = None
         self.record: Message | None = None
 
-    def __getattr__(self, name: str):
-        return getattr(self._delivery, name)
+    body = property(lambda self: self.delivery.body)
+    headers = property(lambda self: self.delivery.headers)
+    message_id = property(lambda self: self.delivery.message_id)
+    content_type = property(lambda self: self.delivery.content_type)
+    routing_key = property(lambda self: self.delivery.routing_key)
+    user_id = property(lambda self: self.delivery.user_id)
+    consumer_tag = property(lambda self: self.delivery.consumer_tag)
+    live = property(lambda self: self.delivery.live)
+
+    def publish(self, message: Message, done: Done | None = None) -> None:
+        self.delivery.publish(message, done)
+
+    def publish_many(self, messages: Sequence[Message], done: Callable[[list], None]) -> None:
+        self.delivery.publish_many(messages, done)
 
     def ack(self) -> None:
         if self.record is None:
             self._release(False)
-            self._delivery.ack()
+            self.delivery.ack()
             return
 
         def confirmed(reason: str | None) -> None:
             self._release(reason is None)
             if reason is None:
-                self._delivery.ack()
+                self.delivery.ack()
             else:
                 log.warning("event %s: its record was not confirmed (%s); returning it to the queue",
-                            self._delivery.message_id, reason)
-                self._delivery.nack(requeue=True)
+                            self.delivery.message_id, reason)
+                self.delivery.nack(requeue=True)
 
-        self._delivery.publish(self.record, confirmed)
+        self.delivery.publish(self.record, confirmed)
 
     def nack(self, requeue: bool = True) -> None:
         self._release(False)
-        self._delivery.nack(requeue)
+        self.delivery.nack(requeue)
 
     def _release(self, planned: bool) -> None:
         key, self.key = self.key, None
-        if key is not None and self._state is not None:
-            self._state.settled(key, planned)
+        if key is not None and self.state is not None:
+            self.state.settled(key, planned)
 
 
 class RulesStage(Worker[Duplicate | Waiting]):
@@ -165,12 +180,12 @@ class RulesStage(Worker[Duplicate | Waiting]):
             return Parked(topo.INVALID_QUEUE, str(exc))
         refusal = self.trust.refuses_event(event, delivery.routing_key, delivery.user_id)
         if refusal:
-            return Parked(topo.INVALID_QUEUE, f"refused: {refusal}")
+            return Parked(topo.INVALID_QUEUE, f"refused: {refusal}", untrusted=delivery.user_id or "")
         if self.state is not None:
             if delivery.consumer_tag != self._caught_up_for and not self._catch_up(self.state, delivery):
                 time.sleep(STATE_RETRY_PAUSE)
                 return Requeue()
-            key = (delivery.user_id or "", event.id)
+            key = event_key(event.id, delivery.user_id)
             claim = self.state.claim(key, self._second_copy(delivery, event), CLAIM_WAIT)
             if claim == WAITING:
                 return Waiting()
@@ -188,7 +203,7 @@ class RulesStage(Worker[Duplicate | Waiting]):
         folded = self.flood is not None and self.flood.fold(event, result)
         if self.state is not None:
             change = self.flood.change(event, result, folded) if self.flood is not None else None
-            cast(Claimed, delivery).record = self.state.event_record(key, change)
+            cast(Claimed, delivery).record = self.state.event_record(event.id, delivery.user_id, change)
         followed = event.type in FOLLOWED_TYPES
         report = followed or self.listeners.wanted(PLANNED)
         if folded:

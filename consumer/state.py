@@ -48,13 +48,42 @@ log = logging.getLogger(__name__)
 #: What :meth:`RulesState.claim` says of a copy that must wait for the one being planned.
 WAITING = "waiting"
 
-#: What an event is known by: (the broker user that published it, its id).
-Key = tuple[str, str]
+def event_key(event_id: str, user: str | None) -> str:
+    """What an event is known by: its id and the broker user that published it.
+
+    One string, ``<id>/<user>`` (an event id is a UUID, so the ``/`` is unambiguous): a
+    tuple cost twice the memory at the duplicate filter's 100,000 ids. A record written
+    before keys named the publisher is known by its bare id (:func:`record_key`), which
+    :meth:`RulesState.claim` still honours for any publisher while such records last.
+    """
+    return f"{event_id}/{user or ''}"
 
 
-def record_key(record: dict) -> Key:
-    """An event record's key; a record written before keys named the publisher has none (``""``)."""
-    return str(record.get("u", "")), str(record["id"])
+def record_key(record: dict) -> str:
+    return event_key(str(record["id"]), str(record["u"])) if "u" in record else str(record["id"])
+
+
+class Waiter:
+    """A copy waiting for the one being planned: told once, by the first of that one's settling
+    and its timer."""
+
+    __slots__ = ("then", "_once", "_timer")
+
+    def __init__(self, then: Callable[[bool | None], None]):
+        self.then = then
+        self._once = threading.Lock()
+        self._timer: threading.Timer | None = None
+
+    def start(self, wait: float, gave_up: Callable[[], None]) -> None:
+        self._timer = threading.Timer(wait, gave_up)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def tell(self, planned: bool | None) -> None:
+        if self._once.acquire(blocking=False):
+            if self._timer is not None:
+                self._timer.cancel()
+            self.then(planned)
 
 
 class RulesState:
@@ -75,8 +104,8 @@ class RulesState:
         #: Where the next catch-up starts; None until the first one.
         self.offset: int | None = None
         self._lock = threading.Lock()
-        #: Events being planned now -> what to tell the copies waiting for them.
-        self._claims: dict[Key, list[Callable[[bool | None], None]]] = {}
+        #: Events being planned now -> the copies waiting for them.
+        self._claims: dict[str, list[Waiter]] = {}
 
     # -- catching up with the other stages ------------------------------------------------
     def catch_up(self) -> int:
@@ -121,54 +150,51 @@ class RulesState:
             self.guard.forget(str(digest["type"]), tuple(str(k) for k in digest["key"]), float(digest["opened"]))
 
     # -- planning an event once -------------------------------------------------------------
-    def claim(self, key: Key, then: Callable[[bool | None], None], wait: float) -> float | str | None:
+    def claim(self, key: str, then: Callable[[bool | None], None], wait: float) -> float | str | None:
         """None: plan the event. A time: it was planned then. :data:`WAITING`: another copy is
         being planned now, and ``then(planned)`` will be called once: when that one is settled,
         or with None after ``wait`` seconds if it is not settled by then.
 
-        ``key`` is (publishing broker user, event id): a publisher cannot pre-empt another's
-        event by publishing its id first (the bridge's ids can be predicted).
+        ``key`` is :func:`event_key`'s: a publisher cannot pre-empt another's event by
+        publishing its id first (the bridge's ids can be predicted).
         """
         with self._lock:
             at = self.dedupe.planned_at(key)
+            if at is None:
+                at = self.dedupe.planned_at(key.rpartition("/")[0])  # a record of before keys named publishers
             if at is not None:
                 return at
-            if key in self._claims:
-                self._claims[key].append(self._waiting(then, wait))
-                return WAITING
-            self._claims[key] = []
-            return None
+            if key not in self._claims:
+                self._claims[key] = []
+                return None
+            waiter = Waiter(then)
+            self._claims[key].append(waiter)
+        waiter.start(wait, lambda: self._gave_up(key, waiter))
+        return WAITING
 
-    def settled(self, key: Key, planned: bool) -> None:
+    def settled(self, key: str, planned: bool) -> None:
         """The claimed event was planned (its record confirmed), or given back."""
         with self._lock:
             if planned:
                 self.dedupe.add(key)
             waiting = self._claims.pop(key, [])
-        for then in waiting:
+        for waiter in waiting:
             try:
-                then(planned)
+                waiter.tell(planned)
             except Exception:  # noqa: BLE001 - one copy's failure must not strand the others
-                log.exception("settling a second copy of event %s failed", key[1])
+                log.exception("settling a second copy of event %s failed", key)
 
-    @staticmethod
-    def _waiting(then: Callable[[bool | None], None], wait: float) -> Callable[[bool | None], None]:
-        """``then``, called once: by the first of the claim's settling and the timer."""
-        once = threading.Lock()
-
-        def first(planned: bool | None) -> None:
-            if once.acquire(blocking=False):
-                timer.cancel()
-                then(planned)
-
-        timer = threading.Timer(wait, first, (None,))
-        timer.daemon = True
-        timer.start()
-        return first
+    def _gave_up(self, key: str, waiter: "Waiter") -> None:
+        """A copy waited its bound: it leaves the claim's list (it goes back to the queue)."""
+        with self._lock:
+            waiting = self._claims.get(key)
+            if waiting is not None and waiter in waiting:
+                waiting.remove(waiter)
+        waiter.tell(None)
 
     # -- the records --------------------------------------------------------------------------
-    def event_record(self, key: Key, flood_change: dict | None) -> Message:
-        record = {"w": self.writer, "t": self.clock(), "u": key[0], "id": key[1]}
+    def event_record(self, event_id: str, user: str | None, flood_change: dict | None) -> Message:
+        record = {"w": self.writer, "t": self.clock(), "u": user or "", "id": event_id}
         if flood_change is not None:
             record["f"] = flood_change
         return self._message(record)

@@ -36,6 +36,9 @@ from .listeners import Listeners
 from .sent_reports import SentReports
 from .trust import Trust
 
+#: Seconds before a message is given back when even settling its crash failed.
+DOUBLE_FAULT_PAUSE = 1.0
+
 #: Where a parked copy is routed, by parking lot.
 PARKING_KEYS = {topo.INVALID_QUEUE: topo.INVALID_KEY, topo.FAILED_QUEUE: topo.FAILED_KEY}
 
@@ -65,16 +68,15 @@ class Crashes:
         self._lock = threading.Lock()
 
     def record(self, message_id: str | None, body: bytes) -> bool:
-        """Count one crash; True when the message has now crashed ``limit`` times."""
+        """Count one crash; True when the message has now crashed ``limit`` times (or more: the
+        count is kept, so a message whose parking failed is parked at its next crash)."""
         key = message_id or hashlib.sha256(body).hexdigest()
         with self._lock:
             count = self._counts.pop(key, 0) + 1
-            if count >= self.limit:
-                return True
             self._counts[key] = count
             while len(self._counts) > self.remember:
                 self._counts.popitem(last=False)
-            return False
+            return count >= self.limit
 
 
 #: What one stage's :meth:`Worker.process` returns besides the outcomes every stage knows
@@ -192,9 +194,12 @@ class Worker(Generic[Extra]):
             try:
                 self.settle(delivery, self._crashed(delivery, exc))
             except Exception:  # noqa: BLE001 - not even parked: the broker gets it back, never held
-                self.log.exception("settling message %s after a crash failed; returning it to the queue",
-                                   delivery.message_id)
-                delivery.nack(requeue=True)
+                self.log.exception("settling message %s after a crash failed; returning it to the queue in %.0fs",
+                                   delivery.message_id, DOUBLE_FAULT_PAUSE)
+                # Not at once: a message whose parking fails would otherwise come straight back.
+                later = threading.Timer(DOUBLE_FAULT_PAUSE, delivery.nack, (True,))
+                later.daemon = True
+                later.start()
 
     def _on_loop(self, delivery: Delivery, callback: Callable[..., None]) -> Callable[..., None]:
         """``callback`` for the I/O loop (a confirm's ``done``): if it raises, ``delivery`` is
@@ -324,6 +329,7 @@ class Worker(Generic[Extra]):
                                              attempts=outcome.attempts, error=outcomes.one_line(outcome.reason)))
         headers = outcomes.attempt_headers(delivery.headers, outcome.attempts, outcome.reason, outcome.recipients)
         headers[outcomes.FROM_QUEUE] = self.queue
+        headers = outcomes.with_verdict(headers, outcome.untrusted)
         return outcomes.parked(delivery.body, delivery.message_id, PARKING_KEYS[outcome.queue], headers,
                                outcome.reason)
 
@@ -337,6 +343,7 @@ class Worker(Generic[Extra]):
             # Whoever follows the event (broadcast --wait) learns it was refused, and why.
             delivery.publish(outcomes.result(event_id, outcomes.INVALID, reason=outcomes.one_line(outcome.reason)))
         headers = {**delivery.headers, outcomes.FROM_QUEUE: self.queue, outcomes.ROUTING_KEY: delivery.routing_key}
+        headers = outcomes.with_verdict(headers, outcome.untrusted)
         return outcomes.parked(delivery.body, delivery.message_id, PARKING_KEYS[outcome.queue], headers,
                                outcome.reason, delivery.content_type)
 

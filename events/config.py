@@ -80,6 +80,8 @@ DEFAULTS: dict[str, str] = {
     "omero.mail.broker.delivery-user": "omero-mail-delivery",
     "omero.mail.broker.web-user": "omero-mail-web",
     "omero.mail.broker.bridge-user": "omero-mail-bridge",
+    "omero.mail.broker.replay-user": "omero-mail-replay",
+    "omero.mail.broker.server-user": "omero-mail-server",
     # Broker users allowed to broadcast as another OMERO admin than their own name: user:admin,...
     "omero.mail.broadcast.users": "",
     # The admin's own broker password for `omero-mail broadcast` (else asked on the terminal)
@@ -142,13 +144,14 @@ def is_secret(key: str) -> bool:
     return key.endswith((".password", ".pass", ".token", ".secret"))
 
 
-def redact(text: str) -> str:
+def redact(text: str, hidden: str = HIDDEN) -> str:
     """Every password field of ``text`` hidden: a URL's (``amqp://u:pw@h``, ``?password=pw``) and a
     libpq DSN's (``password=pw``). Only the fields: the same text elsewhere (a role named as its
-    password, as OMERO's default omero/omero) stays, so the message still says what went wrong."""
-    text = _URL_PASSWORD.sub(lambda m: m["head"] + HIDDEN + m["tail"], text)
-    text = _QUERY_SECRET.sub(lambda m: m["head"] + HIDDEN, text)
-    return _DSN_SECRET.sub(lambda m: m["head"] + HIDDEN, text)
+    password, as OMERO's default omero/omero) stays, so the message still says what went wrong.
+    ``hidden`` is what stands in (OMERO.web's reports use Django's own)."""
+    text = _URL_PASSWORD.sub(lambda m: m["head"] + hidden + m["tail"], text)
+    text = _QUERY_SECRET.sub(lambda m: m["head"] + hidden, text)
+    return _DSN_SECRET.sub(lambda m: m["head"] + hidden, text)
 
 
 def env_name(key: str) -> str:

@@ -185,15 +185,19 @@ def load_event(payload: bytes | str | dict) -> Event:
             payload = payload.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InvalidEvent(f"body is not UTF-8 ({exc.reason} at byte {exc.start})") from None
-    if isinstance(payload, str):
-        text = payload
-        try:
-            payload = json.loads(payload)
-        except json.JSONDecodeError as exc:
-            raise InvalidEvent(f"body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-        uncarried = _uncarried_text(payload, "") if _SURROGATE_ESCAPE.search(text) else None
+        walk = _SURROGATE_ESCAPE.search(payload) is not None
     else:
-        uncarried = _uncarried_text(payload, "")
+        # Text given as such (not decoded from bytes) may hold a surrogate itself, unescaped.
+        walk = True
+    try:
+        if isinstance(payload, str):
+            try:
+                payload = json.loads(payload)
+            except json.JSONDecodeError as exc:
+                raise InvalidEvent(f"body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        uncarried = _uncarried_text(payload, "") if walk else None
+    except RecursionError:
+        raise InvalidEvent("body is nested too deeply") from None
     if not isinstance(payload, dict):
         raise InvalidEvent(f"body must be a JSON object, not {type(payload).__name__}")
     if uncarried:

@@ -8,7 +8,8 @@ values (``events/settings.py`` parses the properties).
 On a cluster the work queues are quorum queues, with RabbitMQ's recommendations: a
 delivery limit, and at-least-once dead-lettering (RabbitMQ 3.10 or later; it needs
 ``overflow`` ``reject-publish``), so a message on its way to the parking lot or back from
-a retry tier is never dropped by a node failure. ``omero.mail.events`` has a single
+a retry tier is never dropped by a node failure. The parking lots have no delivery limit
+(on RabbitMQ 4, :data:`UNLIMITED_DELIVERIES`), so reading them never drops a message. ``omero.mail.events`` has a single
 active consumer in every case: one rules stage works and the others stand by, so its flood
 guard and duplicate filter see every event. The rules stage keeps that state in a stream
 (``omero.mail.rules.state``, RabbitMQ 3.9 or later), trimmed by age.
@@ -42,6 +43,11 @@ QUEUE_TYPES = ("classic", "quorum", "auto")
 OUTBOX_KEY = "outbox"
 FAILED_KEY = "failed"
 INVALID_KEY = "invalid"
+
+#: A quorum queue's ``x-delivery-limit`` for no limit, which RabbitMQ 4.0 made the default
+#: of 20: -1 there. RabbitMQ 3.x has no limit unless one is set, and takes -1 as a limit
+#: that drops a message at its first return (measured on 3.10.8), so it gets none.
+UNLIMITED_DELIVERIES = -1
 
 #: omero.mail.retry.delays' default, 30s,5m,30m.
 DEFAULT_RETRY_DELAYS_MS = (30_000, 300_000, 1_800_000)
@@ -82,6 +88,12 @@ class Exchange:
 class Queue:
     name: str
     arguments: dict = field(default_factory=dict)
+    #: Arguments only for RabbitMQ 4.0 or later, where they mean what we want (and in 3.x something else).
+    from_4: dict = field(default_factory=dict)
+
+    def arguments_on(self, major: int) -> dict:
+        """The arguments to declare on RabbitMQ ``major``.x."""
+        return {**self.arguments, **self.from_4} if major >= 4 else dict(self.arguments)
 
 
 @dataclass(frozen=True)
@@ -111,7 +123,11 @@ def build(retry_delays_ms: Sequence[int] = DEFAULT_RETRY_DELAYS_MS, queue_type: 
     base: dict = {"x-queue-type": queue_type}
     work = dict(base)
     safe_dead_letters: dict = {}
+    parked_from_4: dict = {}
     if queue_type == "quorum":
+        # A parking lot keeps its messages until an admin replays or purges them, however
+        # often they are read (each read gives a message back: a delivery to a quorum queue).
+        parked_from_4 = {"x-delivery-limit": UNLIMITED_DELIVERIES}
         safe_dead_letters = {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
         # A message that keeps killing its consumer is dead-lettered after this many deliveries.
         work.update({
@@ -124,8 +140,8 @@ def build(retry_delays_ms: Sequence[int] = DEFAULT_RETRY_DELAYS_MS, queue_type: 
     queues = [
         Queue(EVENTS_QUEUE, dict(events, **{"x-single-active-consumer": True})),
         Queue(OUTBOX_QUEUE, work),
-        Queue(FAILED_QUEUE, base),
-        Queue(INVALID_QUEUE, base),
+        Queue(FAILED_QUEUE, base, parked_from_4),
+        Queue(INVALID_QUEUE, base, parked_from_4),
         Queue(STATE_STREAM, {"x-queue-type": "stream", "x-max-age": f"{state_max_age_s}s",
                              "x-stream-max-segment-size-bytes": STATE_SEGMENT_BYTES}),
     ]

@@ -43,9 +43,12 @@ def scripts_dir() -> Path | None:
 class Node:
     """One private RabbitMQ node; ``home`` holds the Erlang cookie its cluster and CLI share."""
 
-    def __init__(self, scripts: Path, home: Path, name: str):
+    def __init__(self, scripts: Path, home: Path, name: str, config: str = "", advanced: str = ""):
         self.scripts = scripts
         self.home = home
+        #: More ``rabbitmq.conf`` lines, and an ``advanced.config`` (Erlang terms), for a test that needs them.
+        self.config = config
+        self.advanced = advanced
         self.name = f"{name}@localhost"
         self.dir = home / name
         self.amqp_port = free_port()
@@ -96,7 +99,9 @@ class Node:
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "rabbitmq-env.conf").write_text("")
         (self.dir / "enabled_plugins").write_text("[].\n")
-        (self.dir / "rabbitmq.conf").write_text(f"listeners.tcp.default = 127.0.0.1:{self.amqp_port}\n")
+        (self.dir / "rabbitmq.conf").write_text(f"listeners.tcp.default = 127.0.0.1:{self.amqp_port}\n{self.config}")
+        if self.advanced:
+            (self.dir / "advanced.config").write_text(self.advanced)
         command = [str(self.scripts / "rabbitmq-server")]
         if shutil.which("setpriv"):
             # A test run that is killed takes its nodes with it.
@@ -177,14 +182,14 @@ def _new_cookie(home: Path) -> None:
 
 
 @contextmanager
-def start_cluster(home: Path, count: int):
+def start_cluster(home: Path, count: int, config: str = "", advanced: str = ""):
     """``count`` nodes joined into one cluster, stopped and removed on exit."""
     scripts = scripts_dir()
     if scripts is None:
         raise NodeError("rabbitmq-server is not installed")
     _new_cookie(home)
     run = uuid.uuid4().hex[:8]
-    nodes = [Node(scripts, home, f"omero-mail-test-{run}-{i}") for i in range(1, count + 1)]
+    nodes = [Node(scripts, home, f"omero-mail-test-{run}-{i}", config, advanced) for i in range(1, count + 1)]
     try:
         # Started together: each takes seconds, mostly waiting.
         for node in nodes:
@@ -203,7 +208,7 @@ def start_cluster(home: Path, count: int):
 
 
 @contextmanager
-def private_node(home: Path):
-    """One node, stopped and removed on exit."""
-    with start_cluster(home, 1) as cluster:
+def private_node(home: Path, config: str = "", advanced: str = ""):
+    """One node, stopped and removed on exit; ``config`` and ``advanced`` as :class:`Node` takes them."""
+    with start_cluster(home, 1, config, advanced) as cluster:
         yield cluster.seed

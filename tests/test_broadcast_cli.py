@@ -343,6 +343,11 @@ def test_status_of_an_unknown_broadcast_says_so_and_creates_nothing(config, caps
             connection.channel().queue_declare(topo.broadcast_queue(unknown), passive=True)
 
 
+def test_status_of_an_empty_id_is_a_usage_error(config, capsys):
+    code, _, err = broadcast(config, capsys, "status", " ")
+    assert code == 2 and "an empty one names none" in err
+
+
 @pytest.mark.parametrize("args", [["status"], ["status", "--everyone"], ["status", "x", "--user-name", "alice"],
                                   ["status", "x", "y"]])
 def test_status_is_never_taken_as_a_subject(config, capsys, smtp_server, args):

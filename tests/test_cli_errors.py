@@ -139,7 +139,8 @@ def test_pip_install_puts_the_readme_and_the_example_senders_under_share(tmp_pat
     [wheel] = tmp_path.glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     shared = {Path(n).name for n in names if "/data/share/omero-mail/" in n}
-    assert shared == {"README.rst", "mail-senders.example", "omero-mail-senders.example", "omero-mail.env"}
+    assert shared == {"README.rst", "mail-senders.example", "omero-mail-senders.example", "omero-mail.env",
+                      "omero-server.env"}
 
 
 def test_broadcast_with_a_bad_results_expiry_is_one_line_and_exit_1(tmp_path):

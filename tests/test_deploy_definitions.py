@@ -7,18 +7,20 @@ import json
 import os
 import tempfile
 import uuid
+from urllib.parse import unquote
 
 import pytest
 
 from events.config import DEFAULTS, Properties
 from consumer.definitions import declared, definitions, render, topology_for
 from events import topology as topo
-from events.broker import Message, Publisher, declare_topology
+from events.broker import Message, Publisher, admin, declare_topology
 from events.schemas import new_event
 
 from .conftest import ROOT, wait_for
 
 DEPLOY = ROOT / "deploy" / "rabbitmq"
+PARKING_LOTS = (topo.FAILED_QUEUE, topo.INVALID_QUEUE)
 
 
 @pytest.mark.parametrize("name, queue_type", [("definitions.json", "classic"), ("definitions-quorum.json", "quorum")])
@@ -119,3 +121,57 @@ def test_a_retry_queue_loaded_from_the_definitions_returns_mail_to_the_outbox(ra
                                   mail["message_id"]))
     messages = smtp_server.wait_for_messages(1)
     assert messages[0]["Message-ID"] == "<retry@example.org>"
+
+
+def test_a_parking_lot_on_quorum_has_no_delivery_limit_on_rabbitmq_3_and_an_unlimited_one_on_4():
+    """RabbitMQ 4.0 gave quorum queues a delivery limit of 20 (-1: none); 3.x has none, and takes -1 as a limit."""
+    lots = {q.name: q for q in topo.build(queue_type="quorum").queues if q.name in PARKING_LOTS}
+    assert all("x-delivery-limit" not in lot.arguments_on(3) for lot in lots.values())
+    assert all(lot.arguments_on(4)["x-delivery-limit"] == -1 for lot in lots.values())
+    assert all(not q.from_4 for q in topo.build(queue_type="classic").queues)
+
+
+def test_the_definitions_for_rabbitmq_4_keep_parked_messages_by_a_policy_rabbitmq_3_never_gets():
+    def lot_policies(rabbitmq):
+        document = definitions(topo.build(queue_type="quorum"), "/", rabbitmq=rabbitmq)
+        return {p["name"]: p["definition"] for p in document["policies"] if p["name"] in PARKING_LOTS}
+
+    assert lot_policies(3) == {}
+    assert lot_policies(4) == {name: {"delivery-limit": -1} for name in PARKING_LOTS}
+
+
+def queue_arguments(rabbitmq, url: str, name: str) -> str:
+    vhost = unquote(url.rsplit("/", 1)[1])
+    listed = rabbitmq.ctl("list_queues", "-q", "-p", vhost, "name", "arguments").stdout.decode()
+    [line] = [line for line in listed.splitlines() if line.split("\t")[0] == name]
+    return line
+
+
+def test_this_machines_rabbitmq_3_gets_no_delivery_limit_on_its_parking_lots(rabbitmq, amqp_url):
+    declare_topology(amqp_url, topo.build(queue_type="quorum"))
+    assert "x-delivery-limit" not in queue_arguments(rabbitmq, amqp_url, topo.FAILED_QUEUE)
+
+
+def test_rabbitmq_4_gets_the_unlimited_delivery_limit_on_its_parking_lots(rabbitmq, amqp_url, monkeypatch):
+    monkeypatch.setattr(admin, "rabbitmq_major", lambda connection: 4)
+    declare_topology(amqp_url, topo.build(queue_type="quorum"))
+    assert '{"x-delivery-limit",-1}' in queue_arguments(rabbitmq, amqp_url, topo.FAILED_QUEUE)
+
+
+def test_a_parking_lot_made_before_rabbitmq_4_is_used_as_it_is_with_a_warning(rabbitmq, amqp_url, monkeypatch,
+                                                                              caplog):
+    declare_topology(amqp_url, topo.build(queue_type="quorum"))
+    monkeypatch.setattr(admin, "rabbitmq_major", lambda connection: 4)
+    with caplog.at_level("WARNING", "events.broker.admin"):
+        declare_topology(amqp_url, topo.build(queue_type="quorum"))
+    warnings = [r.getMessage() for r in caplog.records if r.name == "events.broker.admin"]
+    assert sorted(line.split()[0] for line in warnings) == sorted(PARKING_LOTS)
+    assert all("x-delivery-limit=-1" in line for line in warnings)
+
+
+def test_definitions_to_a_file_that_cannot_be_written_is_one_line_and_exit_1(tmp_path, capsys):
+    from consumer import cli
+
+    assert cli.main(["definitions", "-o", str(tmp_path / "missing" / "site.json")]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"omero-mail: error: cannot write {tmp_path / 'missing' / 'site.json'}: No such file or directory"]

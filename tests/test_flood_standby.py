@@ -107,7 +107,8 @@ def test_a_stage_active_again_counts_an_event_whose_record_was_lost_once():
     for event in events:
         folded = not guard.admit(event, mails_for(event))
         if event is not events[-1]:  # the last one's record never reached the stream: its connection was lost
-            stream.records.append(state.event_record(event.id, change(guard.window_of(event), event, folded)).body)
+            record = state.event_record(event.id, "rules", change(guard.window_of(event), event, folded))
+            stream.records.append(record.body)
     # The stage active meanwhile took the last event again, and counted it.
     elsewhere = FloodGuard(rules, clock)
     for body in stream.records:

@@ -1,4 +1,5 @@
-"""events/broker/handoff.py: one wake-up per batch, order kept, a replaced loop's batch dropped."""
+"""events/broker/handoff.py: one wake-up per batch, order kept, and nothing handed to a loop
+that stopped is lost: it is taken back and run, and while no loop is open nothing is queued."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from events.broker.handoff import Handoff
 
 
 class Loop:
+    """A stand-in for pika's IOLoop: callbacks are run when the test says, or never (stopped)."""
+
     def __init__(self) -> None:
         self.scheduled: list = []
 
@@ -22,51 +25,80 @@ class Loop:
             callback()
 
 
+def opened(loop: Loop) -> Handoff:
+    handoff = Handoff()
+    handoff.open(loop.add_callback_threadsafe)
+    return handoff
+
+
 def test_one_wakeup_per_batch_in_order():
-    loop, handoff, ran = Loop(), Handoff(), []
+    loop, ran = Loop(), []
+    handoff = opened(loop)
     for number in range(5):
-        handoff.submit(loop.add_callback_threadsafe, ran.append, number)
+        assert handoff.submit(ran.append, number)
     assert len(loop.scheduled) == 1
     loop.run()
     assert ran == [0, 1, 2, 3, 4]
-    handoff.submit(loop.add_callback_threadsafe, ran.append, 5)
+    handoff.submit(ran.append, 5)
     assert len(loop.scheduled) == 1
     loop.run()
     assert ran == [0, 1, 2, 3, 4, 5]
 
 
-def test_a_new_loop_gets_its_own_batch():
-    old, new, handoff, ran = Loop(), Loop(), Handoff(), []
-    handoff.submit(old.add_callback_threadsafe, ran.append, "lost")
-    handoff.submit(new.add_callback_threadsafe, ran.append, "kept")
+def test_nothing_is_queued_before_a_loop_opens():
+    assert Handoff().submit(print, "never queued") is False
+
+
+def test_what_a_stopped_loop_never_ran_is_taken_back_in_order():
+    loop, ran = Loop(), []
+    handoff = opened(loop)
+    handoff.submit(ran.append, 1)
+    handoff.submit(ran.append, 2)
+    for fn, args in handoff.take():
+        fn(*args)
+    assert ran == [1, 2]
+    loop.run()  # the drain it was given, were it ever run, runs nothing twice
+    assert ran == [1, 2]
+
+
+def test_after_take_nothing_is_queued_until_the_next_loop_opens():
+    old, new, ran = Loop(), Loop(), []
+    handoff = opened(old)
+    handoff.take()
+    assert handoff.submit(ran.append, "runs here") is False
+    handoff.open(new.add_callback_threadsafe)
+    assert handoff.submit(ran.append, "queued")
     new.run()
-    assert ran == ["kept"]
+    assert ran == ["queued"] and old.scheduled == []
 
 
-def test_a_failing_schedule_does_not_block_later_ones():
-    handoff, loop, ran = Handoff(), Loop(), []
+def test_a_batch_whose_wakeup_failed_is_taken_back():
+    handoff, ran = Handoff(), []
 
-    def closed(_callback) -> None:
-        raise RuntimeError("loop closed")
+    def stopping(_callback) -> None:
+        raise RuntimeError("loop closing")
 
-    with pytest.raises(RuntimeError):
-        handoff.submit(closed, ran.append, 1)
-    handoff.submit(loop.add_callback_threadsafe, ran.append, 2)
-    loop.run()
-    assert ran == [2]
+    handoff.open(stopping)
+    assert handoff.submit(ran.append, 1)
+    assert handoff.submit(ran.append, 2)
+    assert [args for _fn, args in handoff.take()] == [(1,), (2,)]
 
 
 def test_a_failing_callable_does_not_stop_the_rest():
-    loop, handoff, ran = Loop(), Handoff(), []
-    handoff.submit(loop.add_callback_threadsafe, lambda: 1 / 0)
-    handoff.submit(loop.add_callback_threadsafe, ran.append, "after")
+    loop, ran = Loop(), []
+    handoff = opened(loop)
+    handoff.submit(lambda: 1 / 0)
+    handoff.submit(ran.append, "after")
     with pytest.raises(ZeroDivisionError):
         loop.run()
     assert ran == ["after"]
 
 
-def test_threads_lose_nothing():
-    loop, handoff, ran = Loop(), Handoff(), []
+def test_threads_lose_nothing_across_a_stop():
+    """Four threads submit while the loop runs some batches and then stops: every call runs once,
+    by the loop, by take(), or by its caller once no loop is open."""
+    loop, ran = Loop(), []
+    handoff = opened(loop)
     lock = threading.Lock()
 
     def add(value: int) -> None:
@@ -75,11 +107,15 @@ def test_threads_lose_nothing():
 
     def submit_many(start: int) -> None:
         for number in range(start, start + 1000):
-            handoff.submit(loop.add_callback_threadsafe, add, number)
+            if not handoff.submit(add, number):
+                add(number)
 
     threads = [threading.Thread(target=submit_many, args=(n * 1000,)) for n in range(4)]
     for thread in threads:
         thread.start()
+    loop.run()
+    for fn, args in handoff.take():
+        fn(*args)
     for thread in threads:
         thread.join()
     loop.run()

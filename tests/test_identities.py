@@ -30,6 +30,8 @@ from .conftest import take_all, wait_for, write_directory
 pytestmark = pytest.mark.private_broker
 
 PASSWORD = "s3cret-for-tests"
+#: The roles with a broker user of their own (the admins' users are named after them).
+ROLES = ("rules", "delivery", "web", "bridge", "replay", "server")
 CHECKS = "omero.mail.broker.check-publishers"
 
 
@@ -47,12 +49,13 @@ def accounts(private_rabbitmq):
     """One broker user per role on the private node, made once for the module's tests."""
     suffix = uuid.uuid4().hex[:6]
     users = {"rules": f"rules-{suffix}", "delivery": f"delivery-{suffix}", "web": f"web-{suffix}",
-             "bridge": f"bridge-{suffix}", "root": "root", "alice": "alice"}
+             "bridge": f"bridge-{suffix}", "replay": f"replay-{suffix}", "server": f"server-{suffix}",
+             "root": "root", "alice": "alice"}
     for user in users.values():
         if private_rabbitmq.ctl("add_user", user, PASSWORD, check=False).returncode:
             private_rabbitmq.ctl("change_password", user, PASSWORD)
     yield users
-    for role in ("rules", "delivery", "web", "bridge"):
+    for role in ROLES:
         private_rabbitmq.ctl("delete_user", users[role], check=False)
 
 
@@ -66,11 +69,10 @@ class Site:
         self.users = users
         self.properties = {
             CHECKS: "true", "omero.mail.queue.policies": "true", "omero.mail.directory.file": str(people),
-            **{f"omero.mail.broker.{role}-user": users[role] for role in ("rules", "delivery", "web", "bridge")},
+            **{f"omero.mail.broker.{role}-user": users[role] for role in ROLES},
         }
         self.topology = topo.from_properties(props)
-        grants = roles.grants(self.topology, rules=users["rules"], delivery=users["delivery"], web=users["web"],
-                              bridge=users["bridge"], admins=["root", "alice"])
+        grants = roles.grants(self.topology, **{role: users[role] for role in ROLES}, admins=["root", "alice"])
         self._import(definitions(self.topology, self.vhost, grants))
 
     def _import(self, document: dict) -> None:

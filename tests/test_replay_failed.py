@@ -99,8 +99,8 @@ def test_a_replay_interrupted_and_run_again_loses_and_duplicates_nothing(parked_
             raise Crash
 
     with pytest.raises(Crash), QueueBrowser(url, topo.FAILED_QUEUE) as browser:
-        entries = [parking.entry(p) for p in browser.messages()]
-        parking.replay(browser, parking.FAILED, entries, crash_after_two)
+        choice = parking.choose(parking.FAILED, [parking.entry(p) for p in browser.messages()], replaying=True)
+        parking.replay(browser, choice, browser.take(choice.keys), crash_after_two)
     assert queue_depths(url, [topo.FAILED_QUEUE])[topo.FAILED_QUEUE] == 4
     result = omero_mail(url, "failed", "replay")
     assert result.returncode == 0, result.stderr

@@ -16,6 +16,11 @@ def test_a_message_is_declared_poison_on_its_limitth_crash():
     assert [crashes.record("<a@x>", b"") for _ in range(3)] == [False, False, True]
 
 
+def test_a_message_past_its_limit_stays_poison_so_a_failed_parking_is_tried_again_at_once():
+    crashes = Crashes(limit=2)
+    assert [crashes.record("<a@x>", b"") for _ in range(4)] == [False, True, True, True]
+
+
 def test_crashes_of_different_messages_are_counted_apart():
     crashes = Crashes(limit=2)
     assert crashes.record("<a@x>", b"") is False

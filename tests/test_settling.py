@@ -14,18 +14,20 @@ import json
 import threading
 import time
 import uuid
+from dataclasses import replace
 from datetime import datetime, timezone
 from urllib.parse import unquote
 
 import pytest
 
+from consumer.outbox import outbox_message
 from events import topology as topo
 from events.broker import Message, Publisher, queue_depths
 from events.schemas import new_event
 from senders.plan import Plan
 
 from .conftest import take_all, wait_for
-from .faults import Proxy
+from .faults import Proxy, outbox_mail
 from .test_faults_broker import through
 from .test_identities import accounts, people, site, stages  # noqa: F401 - fixtures of the generated roles
 
@@ -72,6 +74,29 @@ def test_a_prefetch_of_surrogate_web_errors_does_not_stop_the_next_event_being_m
     time.sleep(2)  # the web errors are taken (and, before the fix, their claims stranded) first
     publish("server.startup")
     smtp_server.wait_for_messages(ADMINS)
+    settled()
+
+
+def test_an_event_nested_too_deeply_to_read_is_parked_as_invalid_and_the_next_is_mailed(
+        make_service, publish, props, smtp_server, settled):
+    make_service()
+    publish("web.error", raw=b'{"data": ' + b"[" * 5000 + b"]" * 5000 + b"}")
+    publish("server.startup")
+    smtp_server.wait_for_messages(ADMINS)
+    url = props["omero.mail.broker.url"]
+    wait_for(lambda: queue_depths(url, [topo.INVALID_QUEUE])[topo.INVALID_QUEUE] == 1, what="the event parked")
+    [(headers, _body)] = take_all(url, topo.INVALID_QUEUE)
+    assert headers["x-omero-mail-reason"] == "body is nested too deeply"
+    settled()
+
+
+def test_an_outbox_message_with_a_hand_made_attempt_count_is_delivered(make_service, props, smtp_server, settled):
+    make_service()
+    mail = outbox_mail("root@example.org")
+    message = outbox_message(mail)
+    with Publisher(props["omero.mail.broker.url"]) as publisher:
+        publisher.publish(replace(message, headers={**(message.headers or {}), "x-omero-mail-attempts": "x"}))
+    assert smtp_server.wait_for_messages(1)[0]["Message-ID"] == mail.message_id
     settled()
 
 
@@ -153,7 +178,7 @@ def test_an_event_being_planned_when_the_connection_drops_is_planned_again_after
     assert planning.wait(15)
     proxy.cut()
     time.sleep(1)
-    cut.set()  # the plan is handed to a loop that has closed meanwhile
+    cut.set()  # the plan is settled while no loop runs: what it publishes reports "lost"
     time.sleep(0.5)
     proxy.restore()
     smtp_server.wait_for_messages(ADMINS, timeout=30)

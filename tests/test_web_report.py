@@ -55,3 +55,10 @@ def test_a_query_without_a_nested_secret_is_left_exactly_as_it_was():
 def test_a_parameter_value_holding_a_url_with_a_session_key_is_hidden():
     shown_value = shown("url", "/webclient/?bsession=k3y&show=image-1")
     assert "k3y" not in shown_value and "show=image-1" in shown_value
+
+
+def test_a_settings_url_whose_password_holds_an_at_sign_is_hidden_whole():
+    from events.web.report import RedactingFilter
+
+    shown = RedactingFilter().cleanse_setting("BROKER", "amqp://web:p@ss@rabbit1/omero")
+    assert "p@ss" not in shown and "ss@rabbit1" not in shown and shown.endswith("@rabbit1/omero")

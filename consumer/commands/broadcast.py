@@ -121,6 +121,8 @@ def run(args) -> int:
         if len(args.text) != 1 or _recipient_options(args) or _sending_options(args):
             args.parser.error(f"`{STATUS}` takes one broadcast ID and no other option: "
                               f"omero-mail broadcast {STATUS} ID (`{STATUS}` is never a subject)")
+        if not args.text[0].strip():
+            args.parser.error(f"`{STATUS}` takes a broadcast ID (or its start); an empty one names none")
         return status(args, args.text[0])
     return send(args)
 

@@ -39,7 +39,8 @@ def follow(url: str, event_id: str, limit: float) -> int:
     reader = results.Reader(url, event_id)
     if not reader.start():
         reader.stop()
-        raise CommandError(f"cannot read the results of broadcast {event_id}")
+        raise CommandError(f"cannot read the results of broadcast {event_id}"
+                           + (f": {reader.error}" if reader.error else ""))
     deadline = time.monotonic() + limit if limit else None
     progress = None
     hinted = False

@@ -1,8 +1,9 @@
 """``omero-mail definitions``: print the RabbitMQ definitions file of the topology.
 
 ``deploy/rabbitmq/definitions.json`` is this command's output with the default
-properties; a site with other retry tiers, quorum queues or another vhost generates its
-own and loads it with ``rabbitmqctl import_definitions`` or at broker boot.
+properties; a site with other retry tiers, quorum queues, another vhost or RabbitMQ 4
+(``--rabbitmq 4``) generates its own and loads it with ``rabbitmqctl import_definitions``
+or at broker boot.
 
 ``--users`` adds each role's broker user's permissions and topic permissions (the users
 named by ``omero.mail.broker.*-user``, and the admins' by ``--admin``); ``--rabbitmqctl``
@@ -12,7 +13,7 @@ prints instead the commands that create those users and set the same permissions
 
 from __future__ import annotations
 
-from . import properties
+from . import CommandError, properties
 
 
 def register(subparsers) -> None:
@@ -21,6 +22,9 @@ def register(subparsers) -> None:
     parser.add_argument("--queue-type", choices=["classic", "quorum"],
                         help="classic or quorum queues (default omero.mail.queue.type: auto is quorum "
                              "when omero.mail.broker.url names several nodes)")
+    parser.add_argument("--rabbitmq", type=int, choices=[3, 4], default=3, metavar="MAJOR",
+                        help="the RabbitMQ major version the definitions are for, 3 or 4 (default 3): with quorum "
+                             "queues, RabbitMQ 4's parking lots need a policy that 3 refuses")
     parser.add_argument("--users", action="store_true",
                         help="add the permissions and topic permissions of each role's broker user (README, Security)")
     parser.add_argument("--rabbitmqctl", action="store_true",
@@ -47,10 +51,13 @@ def run(args) -> int:
     if args.rabbitmqctl:
         text = roles.rabbitmqctl(grants, args.vhost)
     else:
-        text = render(definitions(topology, args.vhost, grants if args.users else ()))
+        text = render(definitions(topology, args.vhost, grants if args.users else (), args.rabbitmq))
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as out:
-            out.write(text)
+        try:
+            with open(args.output, "w", encoding="utf-8") as out:
+                out.write(text)
+        except OSError as exc:
+            raise CommandError(f"cannot write {args.output}: {exc.strerror}") from None
     else:
         print(text, end="")
     return 0

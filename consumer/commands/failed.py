@@ -2,8 +2,13 @@
 
 ``failed`` works on ``omero.mail.failed`` (emails that could not be delivered; replayed
 to the outbox), ``invalid`` on ``omero.mail.invalid`` (events the rules stage refused;
-replayed to ``omero.events`` with their first routing key, after a fix). Listing never
-takes a message off its queue; replay confirms each copy before removing the original.
+replayed to ``omero.events`` with their first routing key, after a fix). Reading a lot
+never hides it from anyone else: what is read is given back at once, and nothing is held
+across the purge prompt; replay and purge take only the messages they act on, and
+replay confirms each copy before removing the original (``consumer/parking.py``). An
+empty id or filter is a usage error, never "everything"; an id that is the start of
+several is refused unless each is named or ``--all-matching`` is given; what was parked
+as untrusted is replayed only when named with ``--untrusted``.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ import sys
 
 from . import CommandError, properties
 
-COLUMNS = ("id", "when", "sender", "recipient", "subject", "attempts", "error")
-WIDTHS = {"id": 12, "when": 25, "sender": 24, "recipient": 28, "subject": 30, "attempts": 8, "error": 60}
+COLUMNS = ("id", "when", "sender", "recipient", "subject", "attempts", "verdict", "error")
+WIDTHS = {"id": 12, "when": 25, "sender": 24, "recipient": 28, "subject": 30, "attempts": 8, "verdict": 9,
+          "error": 60}
 
 
 def since(text: str):
@@ -27,6 +33,20 @@ def since(text: str):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def message_id(text: str) -> str:
+    """An id or the start of one; empty (or ``<>``) would be the start of every id."""
+    if not text.strip().strip("<>").strip():
+        raise argparse.ArgumentTypeError(f"an empty id ({text!r}) is the start of every id; give one")
+    return text.strip()
+
+
+def nonempty(text: str) -> str:
+    """A filter's value; an empty one would match every message."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"an empty value ({text!r}) would match every message; give one")
+    return text
+
+
 def register(subparsers) -> None:
     for lot in ("failed", "invalid"):
         parser = subparsers.add_parser(lot)
@@ -36,11 +56,15 @@ def register(subparsers) -> None:
         listing.add_argument("--json", action="store_true", help="one JSON list instead of a table")
         listing.set_defaults(func=run_list, lot=lot)
         show = actions.add_parser("show", help="one parked message: headers and body")
-        show.add_argument("id", help="its id (or the start of it), as `list` shows")
+        show.add_argument("id", type=message_id, help="its id (or the start of it), as `list` shows")
         show.add_argument("--json", action="store_true")
         show.set_defaults(func=run_show, lot=lot)
-        replay = actions.add_parser("replay", help="put the chosen messages back (all without ids or filters)")
+        replay = actions.add_parser("replay", help="put the chosen messages back (all without ids or filters); "
+                                                   "an untrusted one only when named with --untrusted")
         _filters(replay, ids=True)
+        replay.add_argument("--untrusted", action="append", default=[], type=message_id, metavar="ID",
+                            help="replay this untrusted message too, as your broker user: you vouch for it "
+                                 "(repeatable; logged at WARNING)")
         replay.add_argument("--dry-run", action="store_true", help="say what would be replayed, change nothing")
         replay.set_defaults(func=run_replay, lot=lot)
         purge = actions.add_parser("purge", help="delete the chosen messages for good (asks first)")
@@ -52,35 +76,69 @@ def register(subparsers) -> None:
 
 def _filters(parser: argparse.ArgumentParser, ids: bool = False) -> None:
     if ids:
-        parser.add_argument("ids", nargs="*", metavar="ID", help="ids (or their start) as `list` shows")
-    parser.add_argument("--sender", default="", help="the mail sender (e.g. failedLoginMailSender) or event type")
-    parser.add_argument("--recipient", default="", help="part of the recipient's address")
+        parser.add_argument("ids", nargs="*", type=message_id, metavar="ID",
+                            help="ids (or their start) as `list` shows")
+        parser.add_argument("--all-matching", action="store_true",
+                            help="an ID that is the start of several ids acts on all of them")
+    # No default string: argparse would check it with ``type`` like a given one.
+    parser.add_argument("--sender", type=nonempty,
+                        help="the mail sender (e.g. failedLoginMailSender) or event type")
+    parser.add_argument("--recipient", type=nonempty, help="part of the recipient's address")
     parser.add_argument("--since", type=since, default=None, metavar="WHEN",
                         help="parked since a date (2026-11-23T10:00) or within an age (2h, 30m)")
-    parser.add_argument("--error", default="", help="part of the last error")
+    parser.add_argument("--error", type=nonempty, help="part of the last error")
 
 
-def _open(args):
+def _read(args):
+    """The lot, the broker URL, whether publishers are checked, and an entry per parked message.
+
+    Everything read is given back before this returns, so the lot stays whole for everyone else.
+    """
     from events.broker import QueueBrowser
 
     from .. import parking
+    from ..trust import Trust
 
+    props = properties(args)
     lot = parking.FAILED if args.lot == "failed" else parking.INVALID
-    browser = QueueBrowser(properties(args)["omero.mail.broker.url"], lot.queue)
-    return lot, browser, [parking.entry(p) for p in browser.messages()]
+    trust = Trust.from_properties(props)
+    url = props["omero.mail.broker.url"]
+    with QueueBrowser(url, lot.queue) as browser:
+        entries = [parking.entry(p, trust) for p in browser.messages()]
+    return lot, url, trust, entries
 
 
-def _chosen(args, entries, lot):
-    """The entries the filters choose; an id given that is in the lot no more is an error, as in ``show``."""
+def _filter(args):
     from .. import parking
 
-    ids = tuple(getattr(args, "ids", ()) or ())
-    unknown = [i for i in ids if not parking.select(entries, parking.Filter(ids=(i,)))]
-    if unknown:
-        raise CommandError(f"no message {unknown[0]!r} in {lot.queue}" + (
-            f" (nor {len(unknown) - 1} other id(s) given)" if len(unknown) > 1 else "") + "; nothing done")
-    chosen = parking.Filter(ids=ids, sender=args.sender, recipient=args.recipient, since=args.since, error=args.error)
-    return parking.select(entries, chosen)
+    return parking.Filter(sender=args.sender or "", recipient=args.recipient or "", since=args.since,
+                          error=args.error or "")
+
+
+def _choose(args, lot, entries, **options):
+    from .. import parking
+
+    try:
+        return parking.choose(lot, entries, args.ids, _filter(args), all_matching=args.all_matching, **options)
+    except parking.Refused as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _act(url: str, lot, choice, label: str, action) -> int:
+    """Take the chosen messages (only them, only now) and act on each; say if some had gone meanwhile."""
+    from events.broker import QueueBrowser
+
+    from ..progress import Progress
+
+    with QueueBrowser(url, lot.queue) as browser:
+        held = browser.take(choice.keys)
+        with Progress(len(held), label) as progress:
+            done = action(browser, held, progress.advance)
+    gone = len(choice.acted) - len(held)
+    if gone:
+        print(f"{gone} of the chosen message(s) had left {lot.queue} meanwhile (replayed or purged by someone "
+              "else); nothing was done to them", file=sys.stderr)
+    return done
 
 
 def _table(entries) -> None:
@@ -95,9 +153,10 @@ def _table(entries) -> None:
 
 
 def run_list(args) -> int:
-    lot, browser, entries = _open(args)
-    with browser:
-        chosen = _chosen(args, entries, lot)
+    from .. import parking
+
+    lot, _url, _trust, entries = _read(args)
+    chosen = parking.select(entries, _filter(args))
     if args.json:
         print(json.dumps([item.as_dict() for item in chosen], ensure_ascii=False, indent=2))
     else:
@@ -109,14 +168,19 @@ def run_list(args) -> int:
 def run_show(args) -> int:
     from .. import parking
 
-    lot, browser, entries = _open(args)
-    with browser:
-        found = parking.select(entries, parking.Filter(ids=(args.id,)))
+    lot, _url, _trust, entries = _read(args)
+    found = parking.named(entries, args.id)
     if not found:
         raise CommandError(f"no message {args.id!r} in {lot.queue}")
-    if len(found) > 1:
+    if len({item.id for item in found}) > 1:
         raise CommandError(f"{args.id!r} matches {len(found)} messages in {lot.queue}; give more of the id")
-    item = found[0]
+    # Copies of one message (parked for some recipients, then for others) share its id: all are shown.
+    for item in found:
+        _show(item, args.json)
+    return 0
+
+
+def _show(item, as_json: bool) -> None:
     details = item.as_dict()
     details["headers"] = {k: _plain(v) for k, v in item.parked.headers.items()}
     body = item.parked.body.decode("utf-8", "replace")
@@ -124,16 +188,15 @@ def run_show(args) -> int:
         details["body"] = json.loads(body)
     except ValueError:
         details["body"] = body
-    if args.json:
+    if as_json:
         print(json.dumps(details, ensure_ascii=False, indent=2, default=str))
-        return 0
+        return
     for key, value in details.items():
-        if key not in ("headers", "body"):
+        if key not in ("headers", "body") and (value or key != "untrusted"):
             print(f"{key}: {value}")
     print("body:")
     print(json.dumps(details["body"], ensure_ascii=False, indent=2) if isinstance(details["body"], dict)
           else details["body"])
-    return 0
 
 
 def _plain(value):
@@ -148,45 +211,58 @@ def _plain(value):
 
 def run_replay(args) -> int:
     from .. import parking
-    from ..progress import Progress
 
-    lot, browser, entries = _open(args)
-    with browser:
-        chosen = _chosen(args, entries, lot)
-        target = "the outbox" if lot is parking.FAILED else "omero.events"
-        if args.dry_run:
-            _table(chosen)
-            print(f"would replay {len(chosen)} of {len(entries)} message(s) from {lot.queue} to {target}")
-            return 0
-        with Progress(len(chosen), f"replaying {lot.queue}") as progress:
-            done = parking.replay(browser, lot, chosen, progress.advance)
+    lot, url, trust, entries = _read(args)
+    choice = _choose(args, lot, entries, replaying=True, vouched_ids=args.untrusted, checked=trust.checked)
+    _tell_left(lot, choice)
+    target = "the outbox" if lot is parking.FAILED else "omero.events"
+    if args.dry_run:
+        _table(choice.acted)
+        print(f"would replay {len(choice.acted)} of {len(entries)} message(s) from {lot.queue} to {target}")
+        return 0
+    done = _act(url, lot, choice, f"replaying {lot.queue}",
+                lambda browser, held, advance: parking.replay(browser, choice, held, advance))
     print(f"replayed {done} message(s) from {lot.queue} to {target}")
     return 0
 
 
+def _tell_left(lot, choice) -> None:
+    """What a replay leaves in the lot although it matched, and why: never silent."""
+    untrusted = [item.id for item, _why in choice.left if item.untrusted]
+    if untrusted:
+        print(f"{len(untrusted)} untrusted message(s) left in {lot.queue}, never sent unless named: "
+              f"omero-mail {lot.name} replay --untrusted ID ({', '.join(untrusted)})", file=sys.stderr)
+    for item, why in choice.left:
+        if not item.untrusted:
+            print(f"left {item.id} in {lot.queue}: it {why}", file=sys.stderr)
+
+
 def run_purge(args) -> int:
     from .. import parking
-    from ..progress import Progress
 
-    lot, browser, entries = _open(args)
-    with browser:
-        chosen = _chosen(args, entries, lot)
-        if args.dry_run:
-            _table(chosen)
-            print(f"would purge {len(chosen)} of {len(entries)} message(s) from {lot.queue}")
-            return 0
-        if chosen and not args.yes:
-            _confirm(f"purge {len(chosen)} of {len(entries)} message(s) from {lot.queue} for good?")
-        with Progress(len(chosen), f"purging {lot.queue}") as progress:
-            done = parking.purge(browser, chosen, progress.advance)
+    lot, url, _trust, entries = _read(args)
+    choice = _choose(args, lot, entries)
+    if args.dry_run:
+        _table(choice.acted)
+        print(f"would purge {len(choice.acted)} of {len(entries)} message(s) from {lot.queue}")
+        return 0
+    if choice.acted and not args.yes:
+        _confirm(f"purge {len(choice.acted)} of {len(entries)} message(s) from {lot.queue} for good?")
+    done = _act(url, lot, choice, f"purging {lot.queue}", lambda browser, held, advance: parking.purge(
+        browser, held, advance))
     print(f"purged {done} message(s) from {lot.queue}")
     return 0
 
 
 def _confirm(question: str) -> None:
+    """Asked with nothing held: the lot stays whole for everyone else while the admin thinks."""
     if not sys.stdin.isatty():
         raise CommandError(f"refusing to {question.rstrip('?')} without confirmation: no terminal to ask; "
                            "pass --yes")
-    answer = input(f"{question[:1].upper()}{question[1:]} [y/N] ").strip().lower()
+    try:
+        answer = input(f"{question[:1].upper()}{question[1:]} [y/N] ").strip().lower()
+    except EOFError:
+        answer = ""
+        print(file=sys.stdout)
     if answer not in ("y", "yes"):
         raise CommandError("purge cancelled; nothing deleted")

@@ -17,6 +17,14 @@ rabbitmqctl add_user 'omero-mail-bridge'
 rabbitmqctl set_permissions -p '/' 'omero-mail-bridge' '^$' '^(omero\.events)$' '^$'
 rabbitmqctl set_topic_permissions -p '/' 'omero-mail-bridge' 'omero.events' '^(server\.startup|server\.shutdown|login\.failed|object\.created|object\.updated|object\.deleted|comment\.added)$' '^$'
 
+rabbitmqctl add_user 'omero-mail-replay'
+rabbitmqctl set_permissions -p '/' 'omero-mail-replay' '^$' '^(omero\.events)$' '^(omero\.mail\.invalid)$'
+rabbitmqctl set_topic_permissions -p '/' 'omero-mail-replay' 'omero.events' '^(server\.startup|server\.shutdown|login\.failed|object\.created|object\.updated|object\.deleted|comment\.added|web\.error)$' '^$'
+
+rabbitmqctl add_user 'omero-mail-server'
+rabbitmqctl set_permissions -p '/' 'omero-mail-server' '^$' '^(omero\.events)$' '^$'
+rabbitmqctl set_topic_permissions -p '/' 'omero-mail-server' 'omero.events' '^(server\.startup|server\.shutdown)$' '^$'
+
 rabbitmqctl add_user 'root'
 rabbitmqctl set_permissions -p '/' 'root' '^(omero\.mail\.broadcasts|omero\.mail\.broadcast\..+)$' '^(omero\.events|omero\.mail\.results|omero\.mail\.broadcasts|omero\.mail\.broadcast\..+)$' '^(omero\.mail\.results|omero\.mail\.broadcasts|omero\.mail\.broadcast\..+)$'
 rabbitmqctl set_topic_permissions -p '/' 'root' 'omero.events' '^(admin\.broadcast)$' '^$'

@@ -11,6 +11,7 @@ Nothing outside this package imports pika. One module per job:
   and hands each message to a handler as a :class:`Delivery`.
 - :mod:`.admin`: :func:`declare_topology`, :func:`queue_depths`, :func:`consumer_count`,
   :class:`QueueBrowser`.
+- :mod:`.follower`: :class:`Follower` follows a kept queue's messages without holding them.
 - :mod:`.stream`: :func:`catch_up` reads a stream up to now.
 
 The names are imported from here (``from events.broker import Publisher``), and each
@@ -32,13 +33,13 @@ _MODULE_OF = {
     "Consumer": "consumer", "Delivery": "channel", "Subscription": "channel",
     "catch_up": "stream",
     "Parked": "admin", "QueueBrowser": "admin", "declare_topology": "admin", "queue_depths": "admin",
-    "consumer_count": "admin",
+    "consumer_count": "admin", "existing_queues": "admin", "Follower": "follower",
 }
 
 __all__ = [
-    "LOST", "BrokerError", "ConfirmTracker", "Consumer", "Delivery", "Done", "Message", "Parked", "PublishError",
-    "Publisher", "QueueBrowser", "Subscription", "TopologyRefused", "UNROUTABLE", "catch_up", "consumer_count",
-    "declare_topology", "parameters", "properties", "queue_depths", "redacted",
+    "LOST", "BrokerError", "ConfirmTracker", "Consumer", "Delivery", "Done", "Follower", "Message", "Parked",
+    "PublishError", "Publisher", "QueueBrowser", "Subscription", "TopologyRefused", "UNROUTABLE", "catch_up",
+    "consumer_count", "declare_topology", "existing_queues", "parameters", "properties", "queue_depths", "redacted",
 ]
 
 
@@ -56,11 +57,12 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .admin import Parked, QueueBrowser, consumer_count, declare_topology, queue_depths
+    from .admin import Parked, QueueBrowser, consumer_count, declare_topology, existing_queues, queue_depths
     from .channel import Delivery, Subscription
     from .confirms import UNROUTABLE, ConfirmTracker, Done, Message, properties
     from .connection import parameters, redacted
     from .consumer import Consumer
     from .errors import LOST, BrokerError, PublishError, TopologyRefused
+    from .follower import Follower
     from .publisher import Publisher
     from .stream import catch_up

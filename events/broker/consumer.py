@@ -67,9 +67,6 @@ class Consumer:
         self._draining = False
         self._io_thread: int | None = None
         self._handoff = Handoff()
-        #: Whether ``_ioloop`` runs what is handed to it; guards the hand-over against its stop.
-        self._loop_lock = threading.Lock()
-        self._loop_running = False
         #: Why the last connection failed before consuming, said with the wait that follows it.
         self._failure: str | None = None
 
@@ -106,25 +103,12 @@ class Consumer:
         the channels it touches are retired, so an ack is a no-op (the broker requeued the
         message) and a publish tells its ``done`` that it was lost. Nothing waits forever.
         """
-        if threading.get_ident() == self._io_thread:
+        if threading.get_ident() == self._io_thread or not self._handoff.submit(fn, *args):
             fn(*args)
-            return
-        with self._loop_lock:
-            ioloop = self._ioloop if self._loop_running else None
-            if ioloop is not None:
-                try:
-                    self._handoff.submit(ioloop.add_callback_threadsafe, fn, *args)
-                    return
-                except Exception:  # noqa: BLE001 - the loop closed under us: run it here, below
-                    log.debug("I/O loop gone; settling here", exc_info=True)
-        fn(*args)
 
     def _run_left_over(self) -> None:
-        """Run what was handed to a loop that stopped before running it (see :meth:`call_soon`)."""
-        with self._loop_lock:
-            self._loop_running = False
-            calls = self._handoff.take()
-        for fn, args in calls:
+        """Run what was handed to the loop that has just stopped and that it never ran (see :meth:`call_soon`)."""
+        for fn, args in self._handoff.take():
             try:
                 fn(*args)
             except Exception:  # noqa: BLE001 - one failed callback must not strand the rest
@@ -169,9 +153,8 @@ class Consumer:
                 return False
         # pika tries the nodes in turn and hands over the first connection that opens.
         self._connection = None
-        with self._loop_lock:
-            self._ioloop = IOLoop()
-            self._loop_running = True
+        self._ioloop = IOLoop()
+        self._handoff.open(self._ioloop.add_callback_threadsafe)
         CoalescingConnection.create_connection(parameters(self.url, heartbeat=self.heartbeat, name=self.name),
                                            self._on_connection_done, custom_ioloop=self._ioloop)
         self._io_thread = threading.get_ident()

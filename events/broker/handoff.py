@@ -6,58 +6,68 @@ loop's reads of them were a tenth of the consumer's CPU. :class:`Handoff` queues
 callables and schedules one drain while a drain is pending, so a busy loop wakes once for
 everything queued since its last wake-up. Order is kept (first queued, first run).
 
-A loop that stops (its connection lost) never runs the drain it was given: pika's closed
-``IOLoop`` accepts callbacks silently and drops them. So the consumer :meth:`Handoff.take`\\ s
-what is still queued once its loop has stopped, and runs it there: an ack or a publish on a
-channel that is gone then reports "lost" to whoever waits for it, instead of nothing.
+A loop that stops (its connection lost) never runs the drain it was given: pika's stopped
+``IOLoop`` accepts callbacks silently and drops them. So the handoff knows which loop is
+open: the consumer :meth:`Handoff.open`\\ s it with the loop's ``add_callback_threadsafe``,
+and once the loop has stopped it :meth:`Handoff.take`\\ s what is still queued and runs it
+there. From then until the next loop opens, :meth:`Handoff.submit` refuses (returns False)
+and the caller runs its callable itself: an ack or a publish on a channel that is gone
+then reports "lost" to whoever waits for it, instead of nothing.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any, Callable
 
+log = logging.getLogger(__name__)
+
+Call = tuple[Callable[..., Any], tuple[Any, ...]]
+
 
 class Handoff:
-    """Queue ``fn(*args)`` for the loop behind ``schedule``; one ``schedule(drain)`` per batch."""
+    """Queue ``fn(*args)`` for the open loop; one ``schedule(drain)`` per batch."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._batch: tuple[object, list[tuple[Callable[..., Any], tuple[Any, ...]]]] | None = None
+        #: The open loop's ``add_callback_threadsafe``; None while no loop runs what it is given.
+        self._schedule: Callable[[Callable[[], None]], None] | None = None
+        self._batch: list[Call] | None = None
 
-    def submit(self, schedule: Callable[[Callable[[], None]], None], fn: Callable[..., Any], *args: Any) -> None:
-        """Queue ``fn(*args)``; ``schedule`` is the loop's ``add_callback_threadsafe`` (it may raise)."""
+    def open(self, schedule: Callable[[Callable[[], None]], None]) -> None:
+        """A loop runs from now on; ``schedule`` is its ``add_callback_threadsafe``."""
         with self._lock:
-            batch = self._batch
-            if batch is not None and batch[0] is schedule_owner(schedule):
-                batch[1].append((fn, args))
-                return
-            batch = (schedule_owner(schedule), [(fn, args)])
-            self._batch = batch
+            self._schedule = schedule
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> bool:
+        """Queue ``fn(*args)`` for the open loop; False (nothing queued) when no loop is open."""
+        with self._lock:
+            schedule = self._schedule
+            if schedule is None:
+                return False
+            if self._batch is not None:
+                self._batch.append((fn, args))
+                return True
+            batch = self._batch = [(fn, args)]
         try:
             schedule(lambda: self._drain(batch))
-        except BaseException:
-            with self._lock:
-                if self._batch is batch:
-                    self._batch = None
-            raise
+        except Exception:  # noqa: BLE001 - the loop is stopping: take() will run the batch
+            log.debug("could not wake the I/O loop; its batch waits for take()", exc_info=True)
+        return True
 
-    def take(self) -> list[tuple[Callable[..., Any], tuple[Any, ...]]]:
-        """What is queued and not yet run, taken out: the drain scheduled for it will run none of it."""
+    def take(self) -> list[Call]:
+        """The loop has stopped: close, and return what is queued and not yet run (no drain will run it)."""
         with self._lock:
+            self._schedule = None
             batch, self._batch = self._batch, None
-            if batch is None:
-                return []
-            calls = list(batch[1])
-            batch[1].clear()
-        return calls
+            return self._emptied(batch) if batch is not None else []
 
-    def _drain(self, batch: tuple[object, list[tuple[Callable[..., Any], tuple[Any, ...]]]]) -> None:
+    def _drain(self, batch: list[Call]) -> None:
         with self._lock:
             if self._batch is batch:
                 self._batch = None
-            calls = list(batch[1])
-            batch[1].clear()
+            calls = self._emptied(batch)
         failure: BaseException | None = None
         for fn, args in calls:
             try:
@@ -67,7 +77,9 @@ class Handoff:
         if failure is not None:
             raise failure
 
-
-def schedule_owner(schedule: Callable[..., Any]) -> object:
-    """The loop a bound ``schedule`` method belongs to (the function itself when unbound)."""
-    return getattr(schedule, "__self__", schedule)
+    @staticmethod
+    def _emptied(batch: list[Call]) -> list[Call]:
+        """The batch's calls, leaving it empty: whichever of the drain and take() comes second runs none."""
+        calls = list(batch)
+        batch.clear()
+        return calls

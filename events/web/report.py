@@ -26,9 +26,10 @@ from urllib.parse import quote, unquote_plus
 
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
+from events.config import redact
+
 HIDDEN = SafeExceptionReporterFilter.cleansed_substitute
 SENSITIVE = re.compile(r"pass|secret|token|csrf|session|key|auth|signature|cookie|credential", re.I)
-_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+@")
 
 
 def shown(name: str, value: Any) -> Any:
@@ -96,14 +97,10 @@ def _hide_nested(value: str, depth: int) -> str:
     return _redact_url(value, depth) if "?" in value else _redact_query(value, depth)
 
 
-def hide_url_password(text: str) -> str:
-    return _URL_PASSWORD.sub(lambda match: f"{match.group(1)}{HIDDEN}@", text)
-
-
 class RedactingFilter(SafeExceptionReporterFilter):
     def cleanse_setting(self, key, value):
         cleansed = super().cleanse_setting(key, value)
-        return redact_url(hide_url_password(cleansed)) if isinstance(cleansed, str) else cleansed
+        return redact_url(redact(cleansed, HIDDEN)) if isinstance(cleansed, str) else cleansed
 
     def get_safe_request_meta(self, request):
         if not hasattr(request, "META"):
