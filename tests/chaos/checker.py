@@ -250,7 +250,8 @@ def _queues(judge: _Judge, history: History) -> None:
             judge.fail("queues", f"{name} holds {messages} message(s) after the quiet period")
         if unacked and name != STREAM:
             judge.fail("queues", f"{name} has {unacked} unacknowledged message(s) after the quiet period")
-    hostile_ids = {a.message_id for a in history.hostile}
+    # A tolerated act's mail (a web error under a squatted id) is owed like any other once parked.
+    hostile_ids = {a.message_id for a in history.hostile if a.must_end != "tolerated"}
     figures = judge.figures
     figures.parked_hostile = sum(1 for e in history.parked_before_replay if _is_hostile_entry(e, hostile_ids))
     figures.parked = len(history.parked_before_replay) - figures.parked_hostile

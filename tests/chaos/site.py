@@ -39,9 +39,10 @@ VHOST = "omero-mail-chaos"
 DOMAIN = "chaos.example"
 MAIL_FROM = f"omero@{DOMAIN}"
 WEB_ADMINS = [("Web Admin", f"webadmin@{DOMAIN}"), ("Ops", f"ops@{DOMAIN}")]
+#: The roles with a broker user named by ``omero.mail.broker.<role>-user`` (README, Security).
+ROLES = ("rules", "delivery", "web", "bridge", "replay", "server")
 #: Each role's broker user; root and alice are OMERO admins who may broadcast as themselves.
-USERS = {"rules": "omero-mail-rules", "delivery": "omero-mail-delivery", "web": "omero-mail-web",
-         "bridge": "omero-mail-bridge", "root": "root", "alice": "alice"}
+USERS = {**{role: f"omero-mail-{role}" for role in ROLES}, "root": "root", "alice": "alice"}
 #: Roles whose URL is one URL naming every host; the others get one URL per node (README, Scaling out).
 ONE_URL_ROLES = ("rules", "delivery", "root")
 #: How long a flood window lasts in the run: several windows open and close in a few minutes.
@@ -111,7 +112,7 @@ class Site:
             "omero.mail.queue.type": "quorum",
             "omero.mail.queue.policies": "true",
             "omero.mail.broker.check-publishers": "true",
-            **{f"omero.mail.broker.{role}-user": USERS[role] for role in ("rules", "delivery", "web", "bridge")},
+            **{f"omero.mail.broker.{role}-user": USERS[role] for role in ROLES},
             "omero.mail.broadcast.user": "root",
             "omero.mail.flood.window": f"{FLOOD_WINDOW}s",
             "omero.web.admins": json.dumps([list(pair) for pair in WEB_ADMINS]),

@@ -2,7 +2,8 @@
 
 A thread does, at random (seeded) moments, what a busy OMERO does: users and groups
 created, images commented on, failed logins and server starts in Blitz-0.log (all read by
-the bridge), events published with ``omero-mail publish`` (as the systemd drop-ins do),
+the bridge), events published with ``omero-mail publish`` (OMERO.server's start and stop
+as the server role, as its systemd unit does; failed logins as the bridge role),
 OMERO.web error reports (a storm of identical ones now and then), and a couple of
 ``omero-mail broadcast``\\ s. Each is recorded in the history with the mails it must
 produce under the example senders (etc/mail-senders.example, copied as .xml): who gets
@@ -51,7 +52,9 @@ class Workload:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="chaos-workload", daemon=True)
         self._web: Publisher | None = None
-        self._bridge_config = site.config("publish", "bridge", offset=1)
+        #: The server role publishes OMERO.server's start and stop (its systemd unit); the bridge role the rest.
+        self._publish_configs = {"server": site.config("publish-server", "server", offset=1),
+                                 "bridge": site.config("publish-bridge", "bridge", offset=2)}
         self._broadcast_config = site.config("broadcast", "root", offset=2)
         self.admins = [p for p in omero.people if p.admin and p.email]
         self.broadcasts = 0
@@ -163,8 +166,9 @@ class Workload:
         sender, subject = {"server.startup": ("serverUpMailSender", "[OMERO] Server started"),
                            "server.shutdown": ("serverDownMailSender", "[OMERO] Server shutdown"),
                            "login.failed": ("failedLoginMailSender", "[OMERO] Login failed for 'root'")}[kind]
-        done = subprocess.run([str(OMERO_MAIL), "--config", str(self._bridge_config), "publish", kind, "--data",
-                               json.dumps(data)], capture_output=True, text=True, timeout=120)
+        config = self._publish_configs["server" if kind.startswith("server.") else "bridge"]
+        done = subprocess.run([str(OMERO_MAIL), "--config", str(config), "publish", kind, "--data", json.dumps(data)],
+                              capture_output=True, text=True, timeout=120)
         found = re.search(r"published \S+ (\S+)", done.stdout)
         eid = found.group(1) if found and done.returncode == 0 else ""
         if not eid:
