@@ -201,7 +201,8 @@ def check(history: History) -> Verdict:
     figures.duplicates = sum(m.copies - 1 for m in kept.values())
     figures.transactions = len(history.transactions)
     figures.smtp_refusals = sum(1 for t in history.transactions if not t.delivered)
-    figures.faults = Counter(f.kind for f in history.faults if f.kind != "hostile" and "skipped" not in f.detail)
+    figures.faults = Counter(f.kind for f in history.faults
+                             if f.kind != "hostile" and not f.detail.startswith(("skipped", "failed")))
     figures.hostile = Counter(a.kind for a in history.hostile)
     figures.expected = sum(1 for e in history.expected if e.required)
     figures.optional = sum(1 for e in history.expected if not e.required)
