@@ -54,6 +54,14 @@ def test_event_ids_differ_by_database_row_and_type():
     assert len(ids) == 4
 
 
+def test_the_first_epoch_keeps_the_ids_of_before_epochs_and_each_later_one_has_its_own():
+    [before] = mapped(row(1)).events
+    assert before.id == event_id("db-uuid", "eventlog", "1/object.created")
+    ids = {map_poll(poll(row(1)), "db-uuid", "omero-bridge@host", RowFilter(), epoch).events[0].id
+           for epoch in (0, 1, 2)}
+    assert len(ids) == 3 and before.id in ids
+
+
 def test_a_known_name_is_carried():
     [event] = mapped(row(1), names={("ome.model.core.Image", 7): "cells.tif"}).events
     assert event.data["name"] == "cells.tif"
