@@ -19,11 +19,12 @@ from events import topology as topo
 from events.broker import BrokerError, Consumer, Subscription, TopologyRefused, declare_topology, queue_depths
 from senders import broadcast, weberror
 from senders.directory import Directory, RefreshingDirectory, load_json_directory
-from senders.pgdirectory import dsn_from_properties, load_postgres_directory
+from senders.pgdirectory import load_postgres_directory
 from senders.transports import make_transport
 from senders.xmlconfig import NoSenders, active_senders, senders_dir
 
 from events.config import ConfigError, Properties
+from events.omerodb import describe
 from events.settings import Settings, directory_settings, read_settings
 from .dedupe import DuplicateFilter
 from .definitions import declared_topology
@@ -45,8 +46,10 @@ def make_directory(props: Properties) -> Callable[[], Directory]:
     settings = directory_settings(props)
     if settings.backend == "json":
         load = partial(load_json_directory, settings.file)
+        log.info("directory: %s", settings.file or "the embedded one (OMERO's bootstrap rows: root has no address)")
     else:
-        load = partial(load_postgres_directory, dsn_from_properties(props))
+        load = partial(load_postgres_directory, settings.dsn)
+        log.info("directory: OMERO's database %s", describe(settings.dsn))
     return RefreshingDirectory(load, settings.refresh)
 
 
