@@ -110,3 +110,14 @@ def test_the_refusal_on_the_command_line_is_one_line_and_exit_1(omero_db, bridge
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1].startswith("omero-mail: error: OMERO's eventlog went back")
+
+
+def test_rows_of_the_dump_read_again_keep_their_event_ids(omero_db, bridge_props, restored):
+    # A --from-id given too low reads rows that were published before the restore: same ids, folded.
+    with pytest.raises(BridgeError):
+        run_once(bridge_props)
+    run_once(bridge_props, from_id=1)
+    again = {e["data"]["eventlog_id"]: e["id"] for e in published(bridge_props)}
+    before = {e["data"]["eventlog_id"]: e["id"] for e in restored}
+    [in_the_dump] = [i for i in again if i in before]
+    assert again[in_the_dump] == before[in_the_dump]

@@ -66,11 +66,14 @@ class Row:
     time: datetime | None
     event: int = 0
 
+    @property
+    def stored_time(self) -> str:
+        """The event's time as OMERO stored it (timestamp without time zone), whatever the session's zone."""
+        return self.time.replace(tzinfo=None).isoformat() if self.time else ""
+
     def anchor(self) -> Anchor:
         """What tells this row from another that takes its id after a restore."""
-        # The time as OMERO stored it (timestamp without time zone), whatever the session's zone.
-        stored = self.time.replace(tzinfo=None).isoformat() if self.time else ""
-        return Anchor(self.event, stored, self.action, self.entitytype, self.entityid)
+        return Anchor(self.event, self.stored_time, self.action, self.entitytype, self.entityid)
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,15 @@
   becomes ``comment.added``, with the image, its owner, the commenter and the text: what
   OMERO's newCommentMailSender looks up with its query.
 
-Event ids are derived (uuid5) from OMERO's database identity, the eventlog id and the
-type, so a row published twice, after a crash, carries the same id both times and its
-mails the same Message-IDs. After a restored dump OMERO gives new rows ids it had given
-before; read past the restore (``--from-id``), they are a new *epoch*, part of the name,
-so the rules stage does not fold them as copies of the rows those ids had before. The
-events are built directly from OMERO's typed columns, not validated field by field (that
-cost more than everything else in a catch-up); the tests check that each kind loads
-under the contract's schemas. Pure logic, tested without a database.
+Event ids are derived (uuid5) from OMERO's database identity, the eventlog id, the time
+of the row's event as OMERO stored it, and the type: a row published twice, after a
+crash, carries the same id both times and its mails the same Message-IDs. After a
+restored dump OMERO gives new rows ids it had given before; their events' times differ,
+so their event ids do, and the rules stage does not fold them as copies of the rows those
+ids had before (while a restored row read again keeps its id). The events are built
+directly from OMERO's typed columns, not validated field by field (that cost more than
+everything else in a catch-up); the tests check that each kind loads under the contract's
+schemas. Pure logic, tested without a database.
 """
 
 from __future__ import annotations
@@ -80,19 +81,13 @@ def _when(row: Row) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def eventlog_stream(epoch: int) -> str:
-    """The stream name of eventlog rows: epoch 0 keeps the name ids were derived with before epochs."""
-    return "eventlog" if epoch == 0 else f"eventlog.{epoch}"
+def _event(database: str, source: str, row: Row, kind: str, data: dict) -> Event:
+    return Event(id=event_id(database, "eventlog", f"{row.id}@{row.stored_time}/{kind}"), type=kind,
+                 occurred_at=_when(row), source=source, data={**data, "eventlog_id": row.id})
 
 
-def _event(database: str, source: str, row: Row, kind: str, data: dict, stream: str) -> Event:
-    return Event(id=event_id(database, stream, f"{row.id}/{kind}"), type=kind, occurred_at=_when(row),
-                 source=source, data={**data, "eventlog_id": row.id})
-
-
-def map_poll(poll: Poll, database: str, source: str, rows_filter: RowFilter, epoch: int = 0) -> Mapped:
+def map_poll(poll: Poll, database: str, source: str, rows_filter: RowFilter) -> Mapped:
     """The events of one poll's rows, in eventlog order, and the rows skipped with why."""
-    stream = eventlog_stream(epoch)
     mapped = Mapped()
     for row in poll.rows:
         why = rows_filter.reason_to_skip(row)
@@ -105,13 +100,13 @@ def map_poll(poll: Poll, database: str, source: str, rows_filter: RowFilter, epo
             name = poll.names.get((row.entitytype, row.entityid))
             if name is not None:
                 data["name"] = name
-            mapped.events.append(_event(database, source, row, ACTION_TYPES[row.action], data, stream))
+            mapped.events.append(_event(database, source, row, ACTION_TYPES[row.action], data))
         if row.entitytype == IMAGE_ANNOTATION_LINK and row.action == "INSERT":
-            _add_comment(mapped, poll, row, database, source, stream)
+            _add_comment(mapped, poll, row, database, source)
     return mapped
 
 
-def _add_comment(mapped: Mapped, poll: Poll, row: Row, database: str, source: str, stream: str) -> None:
+def _add_comment(mapped: Mapped, poll: Poll, row: Row, database: str, source: str) -> None:
     link = poll.links.get(row.entityid)
     if link is None:
         return  # not a comment's link (a tag, a file...), or deleted since
@@ -121,4 +116,4 @@ def _add_comment(mapped: Mapped, poll: Poll, row: Row, database: str, source: st
         return
     data = {"comment_id": link.comment_id, "image_id": link.image_id, "image_owner_id": link.image_owner_id,
             "commenter_id": link.commenter_id, "text": link.text, "image_name": link.image_name}
-    mapped.events.append(_event(database, source, row, "comment.added", data, stream))
+    mapped.events.append(_event(database, source, row, "comment.added", data))

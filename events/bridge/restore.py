@@ -10,8 +10,8 @@ new ones begin: a guess that reads old rows again mails people twice, one that s
 rows mails nobody, and neither can be taken back. Stopped, it loses nothing. Its one line
 names the command to run and its best ``--from-id``: the row after the newest one written
 no later than the last row the bridge had read. Run, that publishes the rows from there
-on as a new *epoch* of event ids (``mapping.py``), so the rules stage does not fold them
-as copies of the rows that had those ids before.
+on; their event ids include their events' times (``mapping.py``), so the rules stage does
+not fold them as copies of the rows that had those ids before.
 """
 
 from __future__ import annotations

@@ -108,7 +108,6 @@ class Bridge:
         self._pending: _Cycle | None = None
         self._failing = False
         self._database = ""
-        self._epoch = 0
         self._once = False
         self._state_lock = leader.StateLock(settings.state_path)
         #: The standby line last logged: said once, not every second.
@@ -251,9 +250,9 @@ class Bridge:
             if went_back(state.eventlog, now, end):
                 if self.from_id is None:
                     raise self._went_back(state.eventlog, now)
-                state.epoch += 1
-                log.warning("OMERO's eventlog went back below the bridge's place (a restored dump): publishing "
-                            "from eventlog id %d under new event ids (epoch %d)", self.from_id, state.epoch)
+                log.warning("OMERO's eventlog went back below the bridge's place (a restored dump?): publishing "
+                            "from eventlog id %d as told; rows that reuse an id have event ids of their own",
+                            self.from_id)
         if self.from_id is not None:
             state.eventlog = EventlogCursor(high=self.from_id - 1)
             self.from_id = None
@@ -263,7 +262,7 @@ class Bridge:
             self._follower = LogFollower(self.settings.log_path, state.log, on_loss=self.metrics.log_losses.inc)
             state.log = self._follower.position
         write_state(self.settings.state_path, state)
-        self._state, self._epoch = state, state.epoch
+        self._state = state
         self.metrics.set_active(True)
         log.info("active: publishing OMERO's events from eventlog id %d%s", state.eventlog.high + 1,
                  f" and {self.settings.log_path}" if self._follower else " (no log followed)")
@@ -324,7 +323,7 @@ class Bridge:
         poll = self.reader.poll(self._conn, cursor)
         if cursor.anchor is not None and poll.anchor != cursor.anchor:
             raise self._went_back(cursor, poll.anchor)
-        mapped = map_poll(poll, self._database, self.settings.source, self.settings.rows, self._epoch)
+        mapped = map_poll(poll, self._database, self.settings.source, self.settings.rows)
         for skipped in mapped.skipped:
             self.metrics.skipped.labels(skipped.reason).inc()
             if skipped.detail:

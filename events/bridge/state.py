@@ -10,8 +10,7 @@ the last write: the same rows give the same event ids, so the copies are recogni
 The file records which OMERO database it belongs to (``omero.db.uuid``): pointed at a
 different database, the bridge refuses to start rather than skip or repeat another
 database's rows. A restored dump keeps the uuid; the cursor's anchor tells it
-(``cursor.py``), and ``epoch`` counts the restores the bridge was told to read past: the
-rows after one get event ids of their own (``mapping.py``).
+(``cursor.py``, ``restore.py``).
 """
 
 from __future__ import annotations
@@ -62,10 +61,9 @@ class BridgeState:
     database: str
     eventlog: EventlogCursor | None = None
     log: LogPosition | None = None
-    epoch: int = 0
 
     def to_json(self) -> str:
-        data = {"version": VERSION, "database": self.database, "epoch": self.epoch,
+        data = {"version": VERSION, "database": self.database,
                 "eventlog": self.eventlog.to_dict() if self.eventlog else None,
                 "log": self.log.to_dict() if self.log else None}
         return json.dumps(data, indent=1) + "\n"
@@ -87,7 +85,6 @@ def read_state(path: Path) -> BridgeState | None:
             database=str(data["database"]),
             eventlog=EventlogCursor.from_dict(data["eventlog"]) if data.get("eventlog") else None,
             log=LogPosition.from_dict(data["log"]) if data.get("log") else None,
-            epoch=int(data.get("epoch", 0)),
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise StateError(f"the bridge state {path} is damaged ({exc}); move it away to start again "
