@@ -46,11 +46,17 @@ def make_directory(props: Properties) -> Callable[[], Directory]:
     settings = directory_settings(props)
     if settings.backend == "json":
         load = partial(load_json_directory, settings.file)
-        log.info("directory: %s", settings.file or "the embedded one (OMERO's bootstrap rows: root has no address)")
     else:
         load = partial(load_postgres_directory, settings.dsn)
-        log.info("directory: OMERO's database %s", describe(settings.dsn))
     return RefreshingDirectory(load, settings.refresh)
+
+
+def directory_source(props: Properties) -> str:
+    """Where :func:`make_directory` reads, for the line ``consume`` logs at start."""
+    settings = directory_settings(props)
+    if settings.backend == "postgres":
+        return f"OMERO's database {describe(settings.dsn)}"
+    return settings.file or "the embedded one (OMERO's bootstrap rows: root has no address)"
 
 
 class StandbyAware:
@@ -100,6 +106,7 @@ class Service:
         trust = self._trust(url)
         if "rules" in self.stages:
             directory = make_directory(props)
+            log.info("directory: %s", directory_source(props))
             where = senders_dir(settings.senders_dir)
             try:
                 senders = active_senders(where, props, required=settings.senders_enabled)

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-from .bridge_helpers import ROOT, write_properties
+from .bridge_helpers import ROOT, start_bridge, write_properties
 from .conftest import wait_for
 
 
@@ -68,3 +68,18 @@ def test_an_interrupt_while_waiting_for_the_database_exits_130(bridge_props, tmp
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_once_beside_an_active_bridge_is_one_line_and_exit_1(bridge_props, tmp_path):
+    config = write_properties(bridge_props, tmp_path / "bridge.properties")
+    log = tmp_path / "active.log"
+    active = start_bridge(config, log=log)
+    try:
+        wait_for(lambda: "active:" in log.read_text(), 30, what="the first bridge to lead")
+        done = bridge(config, "--once")
+    finally:
+        active.terminate()
+        active.wait(30)
+    assert done.returncode == 1 and done.stdout == ""
+    [line] = done.stderr.strip().splitlines()[-1:]
+    assert line.startswith("omero-mail: error: --once publishes nothing while") and "stop it first" in line

@@ -10,8 +10,12 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+from typing import TYPE_CHECKING
 
 from . import properties
+
+if TYPE_CHECKING:
+    from events.bridge.settings import BridgeSettings
 
 log = logging.getLogger("omero_mail.bridge")
 
@@ -52,7 +56,7 @@ def run(args) -> int:
     return serve(bridge_settings(props), from_id=args.from_id, once=args.once)
 
 
-def serve(settings, from_id: int | None, once: bool) -> int:
+def serve(settings: "BridgeSettings", from_id: int | None, once: bool) -> int:
     from events.bridge.service import Bridge
     from events.monitoring import MonitoringServer, application
 
