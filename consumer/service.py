@@ -19,11 +19,12 @@ from events import topology as topo
 from events.broker import BrokerError, Consumer, Subscription, TopologyRefused, declare_topology, queue_depths
 from senders import broadcast, weberror
 from senders.directory import Directory, RefreshingDirectory, load_json_directory
-from senders.pgdirectory import dsn_from_properties, load_postgres_directory
+from senders.pgdirectory import load_postgres_directory
 from senders.transports import make_transport
 from senders.xmlconfig import NoSenders, active_senders, senders_dir
 
 from events.config import ConfigError, Properties
+from events.omerodb import describe
 from events.settings import Settings, directory_settings, read_settings
 from .dedupe import DuplicateFilter
 from .definitions import declared_topology
@@ -46,8 +47,16 @@ def make_directory(props: Properties) -> Callable[[], Directory]:
     if settings.backend == "json":
         load = partial(load_json_directory, settings.file)
     else:
-        load = partial(load_postgres_directory, dsn_from_properties(props))
+        load = partial(load_postgres_directory, settings.dsn)
     return RefreshingDirectory(load, settings.refresh)
+
+
+def directory_source(props: Properties) -> str:
+    """Where :func:`make_directory` reads, for the line ``consume`` logs at start."""
+    settings = directory_settings(props)
+    if settings.backend == "postgres":
+        return f"OMERO's database {describe(settings.dsn)}"
+    return settings.file or "the embedded one (OMERO's bootstrap rows: root has no address)"
 
 
 class StandbyAware:
@@ -97,6 +106,7 @@ class Service:
         trust = self._trust(url)
         if "rules" in self.stages:
             directory = make_directory(props)
+            log.info("directory: %s", directory_source(props))
             where = senders_dir(settings.senders_dir)
             try:
                 senders = active_senders(where, props, required=settings.senders_enabled)

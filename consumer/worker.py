@@ -240,8 +240,10 @@ class Worker(Generic[Extra]):
                 self._move(delivery, [self._copy(delivery, each) for each in refused])
             case Planned(event=event, plan=plan):
                 self.on_event(event.type, plan)
-                self.log.info("event %s %s: %d email(s) from %s; %d without email, %d invalid", event.id, event.type,
-                              len(plan.mails), ", ".join(plan.senders) or "no sender", plan.no_email, plan.invalid)
+                # A sender that found recipients but no address for any of them: nobody is mailed.
+                (self.log.warning if plan.no_email and not plan.mails else self.log.info)(
+                    "event %s %s: %d email(s) from %s; %d without email, %d invalid", event.id, event.type,
+                    len(plan.mails), ", ".join(plan.senders) or "no sender", plan.no_email, plan.invalid)
                 self._publish_slice(delivery, outcome, 0)
             case Folded(event=event, plan=plan, report=report, followed=followed):
                 self.on_event(event.type, Plan(senders=plan.senders))

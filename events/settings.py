@@ -30,6 +30,7 @@ FLOOD_PREFIX = "omero.mail.flood."
 #: ``auto``: quorum when the broker URL names several nodes (a cluster), classic for one.
 QUEUE_TYPES = ("auto", "classic", "quorum")
 DIRECTORY_BACKENDS = ("json", "postgres")
+OMERO_DB_KEYS = ("omero.db.host", "omero.db.port", "omero.db.name", "omero.db.user", "omero.db.pass")
 #: The eventlog actions the bridge can publish (events/bridge/mapping.py maps each to its event type).
 BRIDGE_ACTIONS = ("INSERT", "UPDATE", "DELETE")
 
@@ -93,6 +94,8 @@ class DirectorySettings:
     backend: str
     file: str | None
     refresh: float
+    #: OMERO's database, for the postgres backend: the directory's DSN, else the bridge's, else omero.db.*.
+    dsn: str = ""
 
 
 @dataclass(frozen=True)
@@ -227,11 +230,19 @@ def flood_settings(props: Properties) -> FloodSettings:
 def directory_settings(props: Properties) -> DirectorySettings:
     # OMERO's database port, read for the postgres directory and the bridge.
     props.typed("omero.db.port", values.port)
-    return DirectorySettings(
-        backend=props.typed("omero.mail.directory.backend", values.one_of, DIRECTORY_BACKENDS),
-        file=props["omero.mail.directory.file"].strip() or None,
-        refresh=props.typed("omero.mail.directory.refresh", values.number),
-    )
+    backend = props.typed("omero.mail.directory.backend", values.one_of, DIRECTORY_BACKENDS)
+    file = props["omero.mail.directory.file"].strip() or None
+    own_dsn = "omero.mail.directory.dsn" if props["omero.mail.directory.dsn"].strip() else "omero.mail.bridge.dsn"
+    # Not chosen, the directory is OMERO's own whenever omero-mail is told where OMERO's database is.
+    near_omero = props[own_dsn].strip() or any(props.origin(k) not in ("default", "") for k in OMERO_DB_KEYS)
+    if props.origin("omero.mail.directory.backend") == "default" and file is None and near_omero:
+        backend = "postgres"
+    refresh = props.typed("omero.mail.directory.refresh", values.number)
+    if backend == "json":
+        return DirectorySettings(backend=backend, file=file, refresh=refresh)
+    from .omerodb import dsn_from_properties  # psycopg, only for a directory that needs it
+
+    return DirectorySettings(backend=backend, file=file, refresh=refresh, dsn=dsn_from_properties(props, own_dsn))
 
 
 def monitoring_settings(props: Properties) -> MonitoringSettings:

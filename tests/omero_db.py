@@ -11,6 +11,7 @@ a role holding exactly README's ``GRANT SELECT`` list, so the grants are tested 
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -138,6 +139,21 @@ class OmeroDatabase:
     def set_email(self, user: int, email: str) -> None:
         with self.connect() as conn:
             conn.execute("update experimenter set email = %s where id = %s", (email, user))
+
+    def dump(self, path: Path) -> Path:
+        """``pg_dump -Fc``, as a site's nightly backup takes it."""
+        subprocess.run(["pg_dump", "--format=custom", f"--file={path}", f"--dbname={self.dsn}"], check=True)
+        return path
+
+    def restore(self, path: Path) -> None:
+        """The database dropped (its sessions ended) and made again from ``path``: same omero.db.uuid,
+        the sequences back where the dump left them."""
+        name = psycopg.conninfo.conninfo_to_dict(self.dsn)["dbname"]
+        admin = " ".join(p for p in self.dsn.split() if not p.startswith("dbname=")) + " dbname=postgres"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        subprocess.run(["pg_restore", "--exit-on-error", f"--dbname={self.dsn}", str(path)], check=True)
 
 
 def grant_statements(role: str) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from events.bridge.cursor import MAX_GAPS, EventlogCursor, Gap, Snapshot
+from events.bridge.cursor import MAX_GAPS, Anchor, EventlogCursor, Gap, Snapshot
 
 #: No transaction running that began before the gaps were seen: gaps are final.
 QUIET = Snapshot(xmin=1000, xmax=1000)
@@ -72,14 +72,19 @@ def test_ids_read_twice_are_accounted_once():
     assert (cursor.high, cursor.gaps) == (12, [])
 
 
-def test_the_number_of_open_gaps_is_bounded():
+def test_open_gaps_past_the_limit_are_kept_and_the_cursor_says_it_is_over():
     cursor = EventlogCursor(high=0)
-    cursor.advance(range(2, 2 * (MAX_GAPS + 5), 2), BUSY)
-    assert len(cursor.gaps) == MAX_GAPS
-    assert cursor.gaps[0].low > 1
+    final = cursor.advance(range(2, 2 * (MAX_GAPS + 5), 2), BUSY)
+    assert final == [] and len(cursor.gaps) == MAX_GAPS + 4
+    assert cursor.gaps[0] == Gap(1, 1, BUSY.xmax) and cursor.over_limit
 
 
 def test_the_cursor_round_trips_through_its_saved_form():
     cursor = EventlogCursor(high=10)
     cursor.advance([12, 15], BUSY)
+    cursor.anchor = Anchor(7, "2026-12-02T10:00:00.123000", "INSERT", "ome.model.core.Image", 3)
     assert EventlogCursor.from_dict(cursor.to_dict()) == cursor
+
+
+def test_a_saved_cursor_without_an_anchor_reads_as_one_whose_anchor_is_not_known_yet():
+    assert EventlogCursor.from_dict({"high": 4, "gaps": []}) == EventlogCursor(high=4)

@@ -12,10 +12,11 @@ import json
 import psycopg
 import pytest
 
+from events.bridge import cursor as cursor_module
 from events.bridge.state import StateError
 
 from .bridge_helpers import published, run_once
-from .omero_db import TAG
+from .omero_db import TAG, Transaction
 
 
 def types(events):
@@ -188,3 +189,63 @@ def test_a_state_file_of_another_omero_database_is_refused_with_one_line(omero_d
         json.dump(state, handle)
     with pytest.raises(StateError, match="belongs to OMERO database another-database"):
         run_once(bridge_props)
+
+
+def test_once_publishes_every_row_there_not_one_batch(omero_db, bridge_props):
+    run_once(bridge_props)
+    with omero_db.connect() as conn:
+        for start in range(0, 2500, 500):
+            with omero_db.transaction(conn=conn) as tx:
+                for n in range(start, start + 500):
+                    tx.new_image(f"image-{n}.tif")
+    run_once(bridge_props)
+    assert len(published(bridge_props)) == 2500
+
+
+def test_open_gaps_past_the_limit_are_kept_and_warned_of_never_given_up_unchecked(
+        omero_db, bridge_props, monkeypatch, caplog):
+    monkeypatch.setattr(cursor_module, "MAX_GAPS", 3)
+    run_once(bridge_props)
+    slow = psycopg.connect(omero_db.dsn)
+    with omero_db.transaction(conn=slow) as late:  # running since before every gap below
+        late_group = late.new_group("late")
+        late.ids = late.save_logs()
+        late.logs = []
+        for n in range(5):  # five ids of rolled-back transactions, each between two rows
+            with pytest.raises(RuntimeError), omero_db.transaction() as doomed:
+                doomed.new_image(f"doomed-{n}.tif")
+                doomed.save_logs()
+                doomed.logs = []
+                raise RuntimeError("rolled back")
+            with omero_db.transaction() as tx:
+                tx.new_image(f"kept-{n}.tif")
+        bridge = run_once(bridge_props)
+        assert bridge.metrics.gaps_final._value.get() == 0
+        assert bridge.metrics.gaps_over_limit._value.get() == 1
+        assert [m for m in (r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+                if "open gaps" in m and "limit" in m]
+    slow.close()
+    bridge = run_once(bridge_props)
+    assert late_group in [e["data"]["object_id"] for e in published(bridge_props)]
+    assert bridge.metrics.gaps_final._value.get() == 5
+
+
+def test_a_gap_whose_writer_is_newer_than_every_finished_transaction_waits_for_it(omero_db, bridge_props):
+    # PostgreSQL's snapshot xmax is one past the newest finished transaction: a running one
+    # that began later is not below it, and its gap must not be given up for that.
+    run_once(bridge_props)
+    older, younger = psycopg.connect(omero_db.dsn), psycopg.connect(omero_db.dsn)
+    first = Transaction(older, user=0, group=0)
+    second = Transaction(younger, user=0, group=0)
+    group = second.new_group("younger")
+    second.ids = second.save_logs()  # the lower id, taken by the younger transaction
+    first.new_group("older")
+    first.save_logs()
+    older.commit()
+    bridge = run_once(bridge_props)
+    assert bridge.metrics.gaps_final._value.get() == 0
+    younger.commit()
+    run_once(bridge_props)
+    assert group in [e["data"]["object_id"] for e in published(bridge_props)]
+    older.close()
+    younger.close()

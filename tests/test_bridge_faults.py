@@ -6,14 +6,21 @@ published is read off ``omero.mail.events``.
 
 from __future__ import annotations
 
+import json
 import os
+import select
 import signal
 import threading
 import time
+from urllib.parse import urlsplit, urlunsplit
+
+from events.config import Properties
 
 from .bridge_helpers import published, start_bridge, write_properties
 from .conftest import wait_for
+from .faults import Proxy
 from .test_bridge_e2e import FAILED_LOGIN
+from .test_bridge_follow import roll
 
 ROWS = 5000
 
@@ -114,7 +121,7 @@ def test_failed_logins_across_appends_rotation_truncation_and_a_restart_are_each
     fail_login(), fail_login()
     arrived(2)
     fail_login()
-    os.rename(log, tmp_path / "Blitz-0.log.1")  # logback rolls the file
+    roll(log)  # logback rolls the file
     fail_login()
     arrived(4)
     with open(log, "w"):  # logrotate's copytruncate
@@ -124,7 +131,7 @@ def test_failed_logins_across_appends_rotation_truncation_and_a_restart_are_each
     bridge.terminate()
     assert bridge.wait(30) == 0
     fail_login()
-    os.rename(log, tmp_path / "Blitz-0.log.2")  # rotated while the bridge was stopped
+    roll(log)  # rotated while the bridge was stopped
     fail_login()
     bridge = start_bridge(config, log=tmp_path / "bridge.log")
     arrived(7)
@@ -153,3 +160,85 @@ def test_an_idle_bridge_keeps_its_broker_connection_alive_through_heartbeats(ome
     bridge.terminate()
     assert bridge.wait(30) == 0
     assert "publish attempt" not in log.read_text() and "connection to RabbitMQ lost" not in log.read_text()
+
+
+class HoldingProxy(Proxy):
+    """A :class:`Proxy` that can hold what the client sends, counting it, instead of passing it on:
+    the client's connection stays up while its publishes go unconfirmed."""
+
+    def __init__(self, target_host: str, target_port: int):
+        super().__init__(target_host, target_port)
+        self.holding = threading.Event()
+        self.held = 0
+
+    def _pump(self, client, upstream) -> None:
+        peers = {client: upstream, upstream: client}
+        try:
+            while True:
+                readable, _, _ = select.select(list(peers), [], [], 1.0)
+                for sock in readable:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    if sock is client and self.holding.is_set():
+                        self.held += len(data)
+                        continue
+                    peers[sock].sendall(data)
+        except (OSError, ValueError):
+            return
+        finally:
+            for sock in peers:
+                sock.close()
+
+
+def through(proxy: Proxy, props: Properties) -> Properties:
+    """The same properties with the broker reached through ``proxy``."""
+    url = urlsplit(props["omero.mail.broker.url"])
+    netloc = url.netloc.rpartition("@")[0] + f"@127.0.0.1:{proxy.port}"
+    copy = Properties(dict(props._raw))
+    copy.update({"omero.mail.broker.url": urlunsplit(url._replace(netloc=netloc))}, origin="test")
+    return copy
+
+
+def test_a_bridge_that_lost_its_database_session_while_retrying_a_publish_stops_before_another_leads(
+        omero_db, bridge_props, tmp_path):
+    url = urlsplit(bridge_props["omero.mail.broker.url"])
+    proxy = HoldingProxy(url.hostname, url.port or 5672)
+    logs = tmp_path / "stale.log", tmp_path / "new.log"
+    state = tmp_path / "bridge-state.json"
+    stale = start_bridge(write_properties(through(proxy, bridge_props), tmp_path / "stale.properties"), log=logs[0])
+    fresh = None
+    try:
+        wait_for(lambda: "active:" in logs[0].read_text(), 30, what="the first bridge to lead")
+        with omero_db.transaction() as tx:
+            tx.new_group("while-all-is-well")
+        collect(bridge_props, [], lambda e: len(e) == 1, 30, what="the first bridge to publish")
+        proxy.holding.set()
+        with omero_db.transaction() as tx:
+            tx.new_group("while-rabbitmq-is-cut-off")
+        wait_for(lambda: proxy.held > 50, 30, what="the first bridge to publish the group")
+        proxy.cut()
+        wait_for(lambda: "RabbitMQ did not confirm 1 event(s)" in logs[0].read_text(), 30, what="the publish to fail")
+        with omero_db.connect() as conn:  # an admin ends the stuck bridge's session
+            conn.execute("select pg_terminate_backend(pid) from pg_stat_activity "
+                         "where application_name like 'omero-mail bridge@%%'")
+        fresh = start_bridge(write_properties(bridge_props, tmp_path / "new.properties"), log=logs[1])
+        wait_for(lambda: "active:" in logs[1].read_text(), 60, what="the second bridge to lead")
+        with omero_db.transaction() as tx:
+            newest = tx.new_group("after-the-takeover")
+        events: list[dict] = []
+        collect(bridge_props, events, lambda e: newest in [x["data"]["object_id"] for x in e], 30,
+                what="the new leader to publish")
+        high = json.loads(state.read_text())["eventlog"]["high"]
+        proxy.holding.clear()
+        proxy.restore()
+        wait_for(lambda: "standing by" in logs[0].read_text(), 60, what="the stale bridge to stand by")
+        time.sleep(2)
+        assert json.loads(state.read_text())["eventlog"]["high"] >= high, "the stale bridge wrote an older place"
+        assert "answer again: publishing" not in logs[0].read_text(), "the stale bridge published after losing its lock"
+    finally:
+        proxy.close()
+        for process in (stale, fresh):
+            if process is not None:
+                process.terminate()
+                process.wait(30)

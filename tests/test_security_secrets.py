@@ -235,3 +235,13 @@ def test_an_error_hides_each_password_field_and_keeps_the_user_name_that_equals_
             "refused for user 'omero'")
     assert redact(text) == ("amqp://omero:********@rabbit1,//omero:********@/rabbit2/omero: NOT_ALLOWED - access "
                             "to vhost 'omero' refused for user 'omero'")
+
+
+def test_the_bridges_settings_print_neither_its_database_password_nor_its_broker_password(tmp_path):
+    from events.bridge.settings import bridge_settings
+
+    props = Properties({"omero.mail.bridge.dsn": "host=db user=omero password=Db-S3cret",
+                        "omero.mail.broker.url": "amqp://bridge:Mq-S3cret@rabbit/omero",
+                        "omero.mail.bridge.state": str(tmp_path / "state.json")})
+    shown = repr(bridge_settings(props))
+    assert "Db-S3cret" not in shown and "Mq-S3cret" not in shown

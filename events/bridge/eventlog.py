@@ -4,7 +4,10 @@ OMERO writes one ``eventlog`` row (``action``, ``entitytype``, ``entityid``, ``e
 for each object a write transaction inserts, updates or deletes; its ``event`` row says
 who and when. One poll is one REPEATABLE READ transaction, so the rows, the snapshot the
 cursor reasons with (``cursor.py``) and the names and comment links looked up for them
-all describe the same moment of the database.
+all describe the same moment of the database; a poll that finds new gaps also takes a
+transaction id, the bound the cursor keeps for them (``cursor.py``: read-only, it changes
+nothing). Each poll reads from the cursor's own ``high`` on, so the row there comes back
+with the new ones: the anchor the cursor checks to notice a database that went back.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Callable, Iterable
 
 import psycopg
 
-from .cursor import EventlogCursor, Snapshot
+from .cursor import Anchor, EventlogCursor, Gap, Snapshot
 from .errors import BridgeError
 
 #: Comments are ``annotation`` rows with this discriminator (OMERO's mapping of CommentAnnotation).
@@ -33,9 +36,14 @@ _SNAPSHOT = ("select txid_snapshot_xmin(s), txid_snapshot_xmax(s) "
              "from txid_current_snapshot() s")
 _COLUMNS = """
     select l.id, l.action, l.entitytype, l.entityid, e.experimenter,
-           e.time at time zone current_setting('TimeZone')
+           e.time at time zone current_setting('TimeZone'), l.event
       from eventlog l join event e on e.id = l.event"""
-_ABOVE = _COLUMNS + " where l.id > %s order by l.id limit %s"
+_FROM = _COLUMNS + " where l.id >= %s order by l.id limit %s"
+_AT = _COLUMNS + " where l.id = %s"
+#: The row after the newest one written no later than a moment: where rows written since begin.
+_AFTER = """
+    select coalesce((select l.id from eventlog l join event e on e.id = l.event
+                      where e.time <= %s::timestamp order by l.id desc limit 1), 0) + 1"""
 _IN_GAPS = (_COLUMNS + " join unnest(%s::bigint[], %s::bigint[]) g(lo, hi) on l.id between g.lo and g.hi"
             " order by l.id limit %s")
 _COMMENT_LINKS = """
@@ -56,6 +64,16 @@ class Row:
     entityid: int
     experimenter: int | None
     time: datetime | None
+    event: int = 0
+
+    @property
+    def stored_time(self) -> str:
+        """The event's time as OMERO stored it (timestamp without time zone), whatever the session's zone."""
+        return self.time.replace(tzinfo=None).isoformat() if self.time else ""
+
+    def anchor(self) -> Anchor:
+        """What tells this row from another that takes its id after a restore."""
+        return Anchor(self.event, self.stored_time, self.action, self.entitytype, self.entityid)
 
 
 @dataclass(frozen=True)
@@ -81,6 +99,18 @@ class Poll:
     end: int
     links: dict[int, CommentLink]
     names: dict[tuple[str, int], str]
+    #: The row at the cursor's high as it is now (None: there is none).
+    anchor: Anchor | None = None
+
+    def advance(self, cursor: EventlogCursor) -> list[Gap]:
+        """Move ``cursor`` past this poll's rows, its anchor with it; the gaps given up."""
+        high = cursor.high
+        final = cursor.advance((row.id for row in self.rows), self.snapshot, self.gaps_read_whole)
+        if cursor.high != high:
+            cursor.anchor = next(row.anchor() for row in reversed(self.rows) if row.id == cursor.high)
+        elif cursor.anchor is None:
+            cursor.anchor = self.anchor  # a place from --from-id or an older state file: known from now on
+        return final
 
 
 def prepare(conn: psycopg.Connection) -> None:
@@ -113,11 +143,28 @@ class EventlogReader:
         with conn.transaction():
             return int(self._execute(conn, "select coalesce(max(id), 0) from eventlog")[0][0])
 
+    def anchor_at(self, conn: psycopg.Connection, row_id: int) -> Anchor | None:
+        """The row ``row_id`` as it is now, or None."""
+        with conn.transaction():
+            found = self._execute(conn, _AT, (row_id,))
+        return Row(*found[0]).anchor() if found else None
+
+    def first_written_after(self, conn: psycopg.Connection, stored_time: str) -> int:
+        """The id after the newest row whose event is no later than ``stored_time`` (OMERO's
+        timestamp): after a restore, where the rows written since begin."""
+        with conn.transaction():
+            return int(self._execute(conn, _AFTER, (stored_time,))[0][0])
+
     def poll(self, conn: psycopg.Connection, cursor: EventlogCursor) -> Poll:
         """One consistent read: ``conn`` must be REPEATABLE READ (see :func:`prepare`)."""
         with conn.transaction():
             xmin, xmax = self._execute(conn, _SNAPSHOT)[0]
-            rows = [Row(*r) for r in self._execute(conn, _ABOVE, (cursor.high, self.batch))]
+            rows = [Row(*r) for r in self._execute(conn, _FROM, (cursor.high, self.batch + 1))]
+            anchor = rows.pop(0).anchor() if rows and rows[0].id == cursor.high else None
+            rows = rows[:self.batch]
+            if rows and rows[-1].id - cursor.high > len(rows):
+                # New gaps: their writers began before the snapshot, so before this id is taken.
+                xmax = self._execute(conn, "select txid_current()")[0][0]
             gaps_read_whole = True
             if cursor.gaps:
                 lows, highs = zip(*cursor.gap_ranges(), strict=True)
@@ -127,7 +174,7 @@ class EventlogReader:
             end = int(self._execute(conn, "select coalesce(max(id), 0) from eventlog")[0][0]) if rows else cursor.high
             links = self._comment_links(conn, rows)
             names = self._names(conn, rows)
-        return Poll(Snapshot(int(xmin), int(xmax)), rows, gaps_read_whole, max(end, cursor.high), links, names)
+        return Poll(Snapshot(int(xmin), int(xmax)), rows, gaps_read_whole, max(end, cursor.high), links, names, anchor)
 
     def _comment_links(self, conn: psycopg.Connection, rows: list[Row]) -> dict[int, CommentLink]:
         ids = [row.entityid for row in rows if row.entitytype == IMAGE_ANNOTATION_LINK and row.action == "INSERT"]

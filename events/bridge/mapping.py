@@ -7,12 +7,15 @@
   becomes ``comment.added``, with the image, its owner, the commenter and the text: what
   OMERO's newCommentMailSender looks up with its query.
 
-Event ids are derived (uuid5) from OMERO's database identity, the eventlog id and the
-type, so a row published twice, after a crash, carries the same id both times and its
-mails the same Message-IDs. The events are built directly from OMERO's typed columns,
-not validated field by field (that cost more than everything else in a catch-up); the
-tests check that each kind loads under the contract's schemas. Pure logic, tested
-without a database.
+Event ids are derived (uuid5) from OMERO's database identity, the eventlog id, the time
+of the row's event as OMERO stored it, and the type: a row published twice, after a
+crash, carries the same id both times and its mails the same Message-IDs. After a
+restored dump OMERO gives new rows ids it had given before; their events' times differ,
+so their event ids do, and the rules stage does not fold them as copies of the rows those
+ids had before (while a restored row read again keeps its id). The events are built
+directly from OMERO's typed columns, not validated field by field (that cost more than
+everything else in a catch-up); the tests check that each kind loads under the contract's
+schemas. Pure logic, tested without a database.
 """
 
 from __future__ import annotations
@@ -79,8 +82,8 @@ def _when(row: Row) -> datetime:
 
 
 def _event(database: str, source: str, row: Row, kind: str, data: dict) -> Event:
-    return Event(id=event_id(database, "eventlog", f"{row.id}/{kind}"), type=kind, occurred_at=_when(row),
-                 source=source, data={**data, "eventlog_id": row.id})
+    return Event(id=event_id(database, "eventlog", f"{row.id}@{row.stored_time}/{kind}"), type=kind,
+                 occurred_at=_when(row), source=source, data={**data, "eventlog_id": row.id})
 
 
 def map_poll(poll: Poll, database: str, source: str, rows_filter: RowFilter) -> Mapped:

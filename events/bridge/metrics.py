@@ -2,7 +2,8 @@
 
 What an OMERO sysadmin alerts on: how far the bridge is behind OMERO (rows and seconds),
 what it published by type, what it skipped and why, whether this process is the active
-bridge, and how many queries it puts on OMERO's database.
+bridge, how many queries it puts on OMERO's database, and what it could not read: lines
+of OMERO's log lost to a truncation or a rolling, open gaps past their limit.
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ class BridgeMetrics:
                           registry=r)
         self.gaps_final = Counter("omero_mail_bridge_gaps_given_up",
                                   "eventlog id ranges never filled (rolled-back transactions)", registry=r)
+        self.gaps_over_limit = Counter("omero_mail_bridge_gaps_over_limit",
+                                       "Times the open eventlog gaps went past their limit (none is given up: "
+                                       "each poll reads them all)", registry=r)
+        self.log_losses = Counter("omero_mail_bridge_log_losses",
+                                  "Times lines of OMERO's log may have been lost: truncated with no copy left, "
+                                  "or rolled away before they were read", registry=r)
         self.queries = Counter("omero_mail_bridge_database_queries", "Statements sent to OMERO's database",
                                registry=r)
         self.errors = Counter("omero_mail_bridge_errors", "Failed attempts, by what failed (database, broker)",

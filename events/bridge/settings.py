@@ -10,7 +10,7 @@ names another, and the state file and the log default to their places under
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import ConfigError, Properties
@@ -23,8 +23,9 @@ UNSET_OMERODIR = "${OMERODIR}"
 
 @dataclass(frozen=True)
 class BridgeSettings:
-    dsn: str
-    broker_url: str
+    #: Secrets in both: left out of the printed form, as ``Settings.broker_url`` is.
+    dsn: str = field(repr=False)
+    broker_url: str = field(repr=False)
     state_path: Path
     #: None: the log is not followed (no ``OMERODIR`` and no ``omero.mail.bridge.log``).
     log_path: Path | None

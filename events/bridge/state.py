@@ -1,20 +1,24 @@
 """The bridge's place in OMERO's eventlog and log, kept in one small JSON file.
 
 Written only after RabbitMQ confirmed what it accounts for, and atomically (a temporary
-file, fsync, rename, fsync of the directory), so ``kill -9`` or a power cut leaves the
-previous state or the new one, never half of either. After a crash the bridge publishes
-again what it had published since the last write: the same rows give the same event ids,
-so the copies are recognisable (at-least-once, never lost).
+file of the writer's own, fsync, rename, fsync of the directory), so ``kill -9`` or a
+power cut leaves the previous state or the new one, never half of either, whoever else
+writes beside it. After a crash the bridge publishes again what it had published since
+the last write: the same rows give the same event ids, so the copies are recognisable
+(at-least-once, never lost).
 
 The file records which OMERO database it belongs to (``omero.db.uuid``): pointed at a
-restored or different database, the bridge refuses to start rather than skip or repeat
-another database's rows.
+different database, the bridge refuses to start rather than skip or repeat another
+database's rows. A restored dump keeps the uuid; the cursor's anchor tells it
+(``cursor.py``, ``restore.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,19 +35,25 @@ class StateError(BridgeError):
 @dataclass
 class LogPosition:
     """Where the bridge is in OMERO's log: which file (device, inode), how far, and the
-    bytes just before that place (hex), which tell a file truncated and written again."""
+    bytes just before that place (hex), which tell a file truncated and written again;
+    ``previous`` is the end of the file before it in the log, which tells a file truncated
+    in place from a new one that took its inode number."""
 
     device: int
     inode: int
     offset: int
     before: str = ""
+    previous: "LogPosition | None" = None
 
     def to_dict(self) -> dict:
-        return {"device": self.device, "inode": self.inode, "offset": self.offset, "before": self.before}
+        return {"device": self.device, "inode": self.inode, "offset": self.offset, "before": self.before,
+                "previous": self.previous.to_dict() if self.previous else None}
 
     @classmethod
     def from_dict(cls, data: dict) -> "LogPosition":
-        return cls(int(data["device"]), int(data["inode"]), int(data["offset"]), str(data.get("before", "")))
+        previous = data.get("previous")
+        return cls(int(data["device"]), int(data["inode"]), int(data["offset"]), str(data.get("before", "")),
+                   cls.from_dict(previous) if previous else None)
 
 
 @dataclass
@@ -83,10 +93,10 @@ def read_state(path: Path) -> BridgeState | None:
 
 def write_state(path: Path, state: BridgeState) -> None:
     """Replace the state file atomically and durably."""
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "w", encoding="utf-8") as handle:
+        with open(tmp, "x", encoding="utf-8") as handle:
             handle.write(state.to_json())
             handle.flush()
             os.fsync(handle.fileno())
@@ -97,4 +107,6 @@ def write_state(path: Path, state: BridgeState) -> None:
         finally:
             os.close(directory)
     except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
         raise StateError(f"cannot write the bridge state {path}: {exc.strerror}") from None
