@@ -3,8 +3,10 @@
 Each is ``.venv/bin/omero-mail --config <its file> <command>``, its output appended to
 ``<name>.log`` in the run's folder (a line marks each start). The :class:`Supervisor`
 plays systemd's part (``Restart=always``, ``RestartSec=5``): a process that exits while no
-fault holds it down is started again 5 s later, and the history notes its exit code. A
-fault that kills a process holds it down until the schedule starts it again.
+fault holds it down is started again 5 s later, and the history notes its exit code. Its
+admin's part too, where README says what an admin does when a process stops with a line
+(a remedy run before the restart: the bridge after a restored dump). A fault that kills a
+process holds it down until the schedule starts it again.
 
 Started with ``setpriv --pdeathsig KILL`` where it exists, so a chaos run that is itself
 killed takes its processes along. Start them from the main thread: the signal is sent
@@ -19,6 +21,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Callable
 
 from .history import History
 from .site import OMERO_MAIL
@@ -31,6 +34,7 @@ READY_LINES = ("consuming ", "active: publishing", "standing by")
 class Process:
     def __init__(self, name: str, config: Path, command: list[str], folder: Path):
         self.name = name
+        self.config = config
         self.command = [str(OMERO_MAIL), "--config", str(config), *command]
         self.log_path = folder / f"{name}.log"
         self.popen: subprocess.Popen | None = None
@@ -72,21 +76,26 @@ class Process:
             self.kill()
             return None
 
-    def ready(self) -> bool:
-        """Whether this start has logged that it consumes, publishes or stands by."""
-        if not self.running or not self.log_path.exists():
-            return False
+    def output(self) -> str:
+        """What this start (the last one) has written."""
+        if not self.log_path.exists():
+            return ""
         with open(self.log_path, "rb") as log:
             log.seek(self._log_offset)
-            text = log.read().decode("utf-8", "replace")
-        return any(line in text for line in READY_LINES)
+            return log.read().decode("utf-8", "replace")
+
+    def ready(self) -> bool:
+        """Whether this start has logged that it consumes, publishes or stands by."""
+        return self.running and any(line in self.output() for line in READY_LINES)
 
 
 class Supervisor:
     """The site's processes by name; restarts what exits unasked, as systemd would."""
 
-    def __init__(self, history: History):
+    def __init__(self, history: History, remedies: dict[str, Callable[[Process], None]] | None = None):
         self.history = history
+        #: What an admin does, by process name, before a process that exited is started again.
+        self.remedies = dict(remedies or {})
         self.processes: dict[str, Process] = {}
         #: Names a fault holds down: not restarted until the schedule says so.
         self.held: set[str] = set()
@@ -131,6 +140,8 @@ class Supervisor:
                                   f"(see {process.log_path.name}); restarting it in {RESTART_SECONDS:.0f}s")
             elif now - self._exited_at[name] >= RESTART_SECONDS:
                 del self._exited_at[name]
+                if name in self.remedies:
+                    self.remedies[name](process)
                 process.start()
 
     def stop_all(self) -> None:

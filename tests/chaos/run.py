@@ -95,7 +95,7 @@ def run(seed: int, minutes: float, folder: Path, out: Callable[[str], None] = pr
 
 
 def _processes(site: Site, history: History) -> Supervisor:
-    supervisor = Supervisor(history)
+    supervisor = Supervisor(history, {"bridge": lambda bridge: _after_restore(bridge, history)})
     for name, role, offset, command in (("bridge", "bridge", 0, ["bridge"]),
                                         ("rules-1", "rules", 0, ["consume", "--stage", "rules"]),
                                         ("rules-2", "rules", 1, ["consume", "--stage", "rules"]),
@@ -103,6 +103,19 @@ def _processes(site: Site, history: History) -> Supervisor:
                                         ("delivery-2", "delivery", 2, ["consume", "--stage", "delivery"])):
         supervisor.add(Process(name, site.config(name, role, offset), command, site.folder))
     return supervisor
+
+
+def _after_restore(bridge: Process, history: History) -> None:
+    """README's remedy when the bridge stops because OMERO's eventlog went back (a restored dump):
+    run once the ``omero-mail bridge --once --from-id N`` it names, then start it again."""
+    said = bridge.output()
+    found = re.search(r"omero-mail bridge --once --from-id (\d+)", said)
+    if "eventlog went back" not in said or found is None:
+        return
+    done = subprocess.run([str(OMERO_MAIL), "--config", str(bridge.config), "bridge", "--once", "--from-id",
+                           found.group(1)], capture_output=True, text=True, timeout=300)
+    history.note(f"admin, as the bridge asked after a restore: omero-mail bridge --once --from-id {found.group(1)} "
+                 f"exited {done.returncode}: {(done.stdout or done.stderr).strip()[-200:]}")
 
 
 def _chaos(steps: list[schedule.Step], injector: Injector, supervisor: Supervisor, seconds: float,
