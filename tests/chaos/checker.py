@@ -155,11 +155,14 @@ class _Judge:
                 self.waited(e, mail)
         waiting.sort(key=lambda e: (not e.required, e.at))
         rest = sorted(left.values(), key=lambda m: m.first)
+        # Which of several alike mails is whose is a guess: such a pair says nothing of the wait.
+        alone = len(waiting) == 1
         for e in waiting:
             if rest:
                 mail = rest.pop(0)
                 self.figures.matched_by_content += 1
-                self.waited(e, mail)
+                if alone:
+                    self.waited(e, mail)
             elif e.required:
                 self.lost(e)
                 self.fail("lost", f"{e.cause} -> {e.recipient}: {e.subject!r} never delivered")

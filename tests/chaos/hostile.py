@@ -18,8 +18,9 @@ one is sent:
   ``omero.mail.failed``, and never mailed, not even by ``omero-mail failed replay``;
 - ``spoofed-user-id``: the same intruder claims the rules stage's ``user_id``: refused by RabbitMQ;
 - ``future-bridge-id``: the web role's user publishes ``web.error`` events under the ids the
-  bridge will give the next eventlog rows (they are derived from ``omero.db.uuid``, which is
-  no secret). Their own mails are tolerated; the bridge's events must still be mailed.
+  bridge gave the next eventlog rows before its ids took in the event's time (derived from
+  ``omero.db.uuid``, which is no secret, and the row's id). Their own mails are tolerated;
+  the bridge's events must still be mailed.
 """
 
 from __future__ import annotations
@@ -157,6 +158,7 @@ class Hostiles:
         end = self.omero.eventlog_end()
         for offset in range(1, 4):
             for kind in ("object.created", "comment.added"):
+                # The bridge's ids before they took the event's time in (events/bridge/mapping.py).
                 squatted = event_id(self.omero.database_uuid, "eventlog", f"{end + offset}/{kind}")
                 eid, body = event_body("web.error", {"status": 500, "method": "GET",
                                                      "path": f"/webclient/chaos-squat-{self.count}-{offset}-{kind}/",

@@ -119,23 +119,28 @@ class Omero:
                     self.images.append((tx.new_image(f"{owner.name}-image-{number}.tif"), owner))
         self.database_uuid = self.db.uuid()
 
-    def new_user(self, name: str, email: str) -> tuple[int, int]:
-        """``omero user add``: (experimenter id, eventlog id of its INSERT)."""
+    def new_user(self, name: str, email: str) -> tuple[int, int, str]:
+        """``omero user add``: (experimenter id, eventlog id of its INSERT, its event's time)."""
         with self.db.transaction() as tx:
             new = tx.new_experimenter(name, email, (1,))
-        return new, tx.ids[0]
+        return new, tx.ids[0], self.event_time(tx.event)
 
-    def new_group(self, name: str) -> tuple[int, int]:
+    def new_group(self, name: str) -> tuple[int, int, str]:
         with self.db.transaction() as tx:
             new = tx.new_group(name)
-        return new, tx.ids[0]
+        return new, tx.ids[0], self.event_time(tx.event)
 
-    def comment(self, image: int, commenter: Person, text: str) -> tuple[int, int]:
-        """A comment on ``image`` by ``commenter``: (comment id, eventlog id of the link's INSERT)."""
+    def comment(self, image: int, commenter: Person, text: str) -> tuple[int, int, str]:
+        """A comment on ``image`` by ``commenter``: (comment id, eventlog id of the link's INSERT, event time)."""
         with self.db.transaction(user=commenter.id, group=1) as tx:
             comment = tx.new_annotation(text)
             tx.link(image, comment)
-        return comment, tx.ids[1]
+        return comment, tx.ids[1], self.event_time(tx.event)
+
+    def event_time(self, event: int) -> str:
+        """An event's time as OMERO stored it (``timestamp`` without zone), as the bridge reads it."""
+        with self.db.connect() as conn:
+            return conn.execute("select time from event where id = %s", (event,)).fetchone()[0].isoformat()
 
     # -- backups -------------------------------------------------------------------
     def backup(self, path: Path) -> int:
