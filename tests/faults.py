@@ -1,7 +1,9 @@
 """Faults the tests inject: a TCP proxy they can cut, and SMTP servers that misbehave on cue.
 
 - :class:`Proxy` sits between the consumer and RabbitMQ; :meth:`Proxy.cut` drops every
-  open connection and refuses new ones until :meth:`Proxy.restore`.
+  open connection and refuses new ones until :meth:`Proxy.restore`; while ``holding`` is
+  set it keeps what the client sends (counted in ``held``) instead of passing it on, so the
+  client's connection stays up while its publishes go unconfirmed.
 - :class:`FlakyHandler` answers ``451`` to the first few DATA commands, then ``250``.
 - :class:`RefusingHandler` refuses chosen recipients at RCPT (``550`` for good, or a
   ``450`` a given number of times), and accepts the rest.
@@ -38,6 +40,8 @@ class Proxy:
         self._refusing = threading.Event()
         self._closed = threading.Event()
         self.cuts = 0
+        self.holding = threading.Event()
+        self.held = 0
         threading.Thread(target=self._accept, name="proxy-accept", daemon=True).start()
 
     def _accept(self) -> None:
@@ -67,6 +71,9 @@ class Proxy:
                     data = sock.recv(65536)
                     if not data:
                         return
+                    if sock is client and self.holding.is_set():
+                        self.held += len(data)
+                        continue
                     peers[sock].sendall(data)
         except (OSError, ValueError):
             return

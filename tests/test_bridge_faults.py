@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import threading
 import time
@@ -162,35 +161,6 @@ def test_an_idle_bridge_keeps_its_broker_connection_alive_through_heartbeats(ome
     assert "publish attempt" not in log.read_text() and "connection to RabbitMQ lost" not in log.read_text()
 
 
-class HoldingProxy(Proxy):
-    """A :class:`Proxy` that can hold what the client sends, counting it, instead of passing it on:
-    the client's connection stays up while its publishes go unconfirmed."""
-
-    def __init__(self, target_host: str, target_port: int):
-        super().__init__(target_host, target_port)
-        self.holding = threading.Event()
-        self.held = 0
-
-    def _pump(self, client, upstream) -> None:
-        peers = {client: upstream, upstream: client}
-        try:
-            while True:
-                readable, _, _ = select.select(list(peers), [], [], 1.0)
-                for sock in readable:
-                    data = sock.recv(65536)
-                    if not data:
-                        return
-                    if sock is client and self.holding.is_set():
-                        self.held += len(data)
-                        continue
-                    peers[sock].sendall(data)
-        except (OSError, ValueError):
-            return
-        finally:
-            for sock in peers:
-                sock.close()
-
-
 def through(proxy: Proxy, props: Properties) -> Properties:
     """The same properties with the broker reached through ``proxy``."""
     url = urlsplit(props["omero.mail.broker.url"])
@@ -203,7 +173,7 @@ def through(proxy: Proxy, props: Properties) -> Properties:
 def test_a_bridge_that_lost_its_database_session_while_retrying_a_publish_stops_before_another_leads(
         omero_db, bridge_props, tmp_path):
     url = urlsplit(bridge_props["omero.mail.broker.url"])
-    proxy = HoldingProxy(url.hostname, url.port or 5672)
+    proxy = Proxy(url.hostname, url.port or 5672)
     logs = tmp_path / "stale.log", tmp_path / "new.log"
     state = tmp_path / "bridge-state.json"
     stale = start_bridge(write_properties(through(proxy, bridge_props), tmp_path / "stale.properties"), log=logs[0])
