@@ -7,6 +7,8 @@ import logging
 
 from consumer.cli import _JsonFormatter
 
+from .conftest import wait_for
+
 
 def sent_lines(caplog) -> list[dict]:
     formatter = _JsonFormatter()
@@ -19,7 +21,8 @@ def test_a_sent_email_logs_its_event_sender_message_id_and_masked_recipient_as_j
     make_service()
     event = publish("server.startup")
     messages = smtp_server.wait_for_messages(2)
-    lines = sent_lines(caplog)
+    # The stage logs an email's line once the server's reply is back: a moment after the server has it.
+    lines = wait_for(lambda: len(sent_lines(caplog)) == 2 and sent_lines(caplog), what="both sent lines logged")
     assert sorted(line["recipient"] for line in lines) == ["a***@example.org", "r***@example.org"]
     assert {line["event_id"] for line in lines} == {event.id}
     assert {line["sender"] for line in lines} == {"serverUpMailSender"}
@@ -32,4 +35,5 @@ def test_the_recipient_is_logged_in_full_when_omero_mail_log_addresses_is_true(m
     make_service(omero__mail__log__addresses="true")
     publish("server.startup")
     smtp_server.wait_for_messages(2)
-    assert sorted(line["recipient"] for line in sent_lines(caplog)) == ["alice@example.org", "root@example.org"]
+    lines = wait_for(lambda: len(sent_lines(caplog)) == 2 and sent_lines(caplog), what="both sent lines logged")
+    assert sorted(line["recipient"] for line in lines) == ["alice@example.org", "root@example.org"]
