@@ -15,14 +15,14 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,web]'
 	touch $@
 
-# Development: the topology declared, then one process (consumer/devrun.py) with a local
+# Development: the topology declared, then one process (consumer/admin/devrun.py) with a local
 # SMTP sink filing mails under var/mail/ and the consumer in the foreground. Ctrl-C, or
 # SIGTERM to make (which passes it on), stops both; a busy SINK_PORT stops it at once.
 run: venv
 	mkdir -p var/senders
 	test -e var/senders/mail-senders.xml || cp etc/mail-senders.example var/senders/mail-senders.xml
 	$(BIN)/omero-mail --config $(DEV_CONFIG) declare
-	$(BIN)/python -m consumer.devrun --port $(SINK_PORT) --maildir var/mail --config $(DEV_CONFIG)
+	$(BIN)/python -m consumer.admin.devrun --port $(SINK_PORT) --maildir var/mail --config $(DEV_CONFIG)
 
 # Lint and types first (configured in pyproject.toml), then the tests.
 test: venv

@@ -115,7 +115,7 @@ class ConsumerProcess:
     def __init__(self, properties: Path, log: Path, url: str = URL, stage: str = "all"):
         self.url = addresses(url)[0]
         self.log = log.open("w")
-        self.process = subprocess.Popen([sys.executable, "-m", "consumer.cli", "--config", str(properties),
+        self.process = subprocess.Popen([sys.executable, "-m", "consumer.admin.cli", "--config", str(properties),
                                          "consume", "--stage", stage], cwd=ROOT, stdout=self.log,
                                         stderr=subprocess.STDOUT)
 

@@ -103,7 +103,7 @@ class BridgeProcess:
                           f"omero.mail.bridge.log={workdir / 'Blitz-0.log'}\n")
         self.log = open(workdir / "bridge.log", "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "consumer.cli", "--config", str(config), "bridge", "--from-id", str(from_id),
+            [sys.executable, "-m", "consumer.admin.cli", "--config", str(config), "bridge", "--from-id", str(from_id),
              "--metrics-port", str(metrics_port)], cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
         self.state = workdir / "bridge-state.json"
 

@@ -1,6 +1,6 @@
 """How long ``omero-mail --help`` takes: the whole command, and the part that is ours.
 
-The part that is ours is importing ``consumer.cli`` and printing the help, timed inside a
+The part that is ours is importing ``consumer.admin.cli`` and printing the help, timed inside a
 fresh interpreter; the whole command adds Python's own start-up, timed alongside.
 """
 
@@ -17,11 +17,11 @@ RUNS = 11
 OURS = """
 import contextlib, io, time
 started = time.perf_counter()
-import consumer.cli
+import consumer.admin.cli
 imported = time.perf_counter()
 with contextlib.redirect_stdout(io.StringIO()):
     try:
-        consumer.cli.main(["--help"])
+        consumer.admin.cli.main(["--help"])
     except SystemExit:
         pass
 print(imported - started, time.perf_counter() - started)

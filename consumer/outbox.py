@@ -1,6 +1,6 @@
 """One planned email as the outbox message the rules stage publishes and the delivery stage reads.
 
-Its own module because both the rules stage and the flood digests (``consumer/flood.py``)
+Its own module because both the rules stage and the flood digests (``consumer/memory/flood.py``)
 publish outbox messages, and the delivery stage's metrics read its headers.
 """
 

@@ -1,14 +1,14 @@
 """What became of one message, as plain values, and the messages that report it.
 
 A stage turns each message it consumes into one outcome value (:class:`Sent`,
-:class:`Retry`, :class:`Parked`, ...); ``consumer/worker.py`` alone turns that value
+:class:`Retry`, :class:`Parked`, ...); ``consumer/stages/worker.py`` alone turns that value
 into logs, metrics, published copies and reports, and the ack or nack.
 
 Parked messages (``omero.mail.invalid``, ``omero.mail.failed``) keep the original body
 and say why in ``x-omero-mail-*`` headers, which is what ``omero-mail failed`` lists.
 Outcomes go to the ``omero.mail.results`` exchange (routing key ``<event id>.<outcome>``)
 for progress bars and audit; nobody has to listen. An event's ``planned`` and its emails'
-``sent`` are published only while a queue takes them (``consumer/listeners.py``), but
+``sent`` are published only while a queue takes them (``consumer/stages/listeners.py``), but
 always for a broadcast, which its command follows by name; the rules stage tells the
 delivery stage which in the outbox header :data:`REPORT`. Retries, failures and refusals
 are always published.
@@ -42,7 +42,7 @@ RECIPIENT = "x-omero-mail-recipient"
 #: Envelope recipients still owed the mail (after a partial refusal); absent = all of them.
 RECIPIENTS = "x-omero-mail-recipients"
 #: On an outbox message: :data:`REPORT_ALWAYS` (an event followed by name: its ``sent`` always
-#: published) or :data:`REPORT_IF_HEARD` (while a queue takes it, consumer/listeners.py).
+#: published) or :data:`REPORT_IF_HEARD` (while a queue takes it, consumer/stages/listeners.py).
 REPORT = "x-omero-mail-report"
 REPORT_ALWAYS, REPORT_IF_HEARD = "always", "if-heard"
 #: Event types followed by name: their command binds their results queue before publishing them.
@@ -52,7 +52,7 @@ REPLAYED_AT = "x-omero-mail-replayed-at"
 #: On a parked copy: the stage refused the message because of its publisher (the value: that
 #: broker user, empty if it set none). Written only by the stages, whose broker users publish
 #: the parked copies; the replay tool never turns such a message into mail unless an admin
-#: names it (consumer/parking.py).
+#: names it (consumer/admin/parking.py).
 UNTRUSTED = "x-omero-mail-untrusted"
 #: Headers RabbitMQ adds on dead-lettering; a message we publish again starts without them.
 DEAD_LETTER_HEADERS = ("x-death", "x-first-death-exchange", "x-first-death-queue", "x-first-death-reason",
@@ -115,14 +115,14 @@ class Planned:
     messages: Iterator[Message]
     slice_size: int
     #: Whether the event's ``planned`` outcome is published, and whether the event is followed by
-    #: name (:data:`FOLLOWED_TYPES`; if not, what becomes of that outcome tells consumer/listeners.py).
+    #: name (:data:`FOLLOWED_TYPES`; if not, what becomes of that outcome tells consumer/stages/listeners.py).
     report: bool = True
     followed: bool = False
 
 
 @dataclass(frozen=True)
 class Folded:
-    """An event folded into a flood digest (``consumer/flood.py``): no email of its own."""
+    """An event folded into a flood digest (``consumer/memory/flood.py``): no email of its own."""
 
     event: Event
     plan: Plan
@@ -217,7 +217,7 @@ def sent_entry(mail: Mail, attempts: int) -> dict:
 
 def sent_report(event_id: str, entries: list[dict], mandatory: bool = False) -> Message:
     """The ``sent`` outcome of one email (its fields in the body, as always), or of several
-    (``emails``: a list of those fields; consumer/sent_reports.py)."""
+    (``emails``: a list of those fields; consumer/stages/sent_reports.py)."""
     if len(entries) == 1:
         return result(event_id, SENT, mandatory=mandatory, **entries[0])
     return result(event_id, SENT, mandatory=mandatory, emails=entries)

@@ -98,7 +98,7 @@ DEFAULTS: dict[str, str] = {
     "omero.mail.queue.policies": "false",
     "omero.mail.flood.window": "10m",
     "omero.mail.flood.threshold": "3",
-    # The rules stage's duplicate filter (consumer/state.py)
+    # The rules stage's duplicate filter (consumer/memory/state.py)
     "omero.mail.dedupe.window": "24h",
     "omero.mail.dedupe.max": "100000",
     "omero.mail.smtp.ssl.verify": "true",

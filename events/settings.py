@@ -278,7 +278,7 @@ def bridge_options(props: Properties) -> BridgeOptions:
 
 def read_settings(props: Properties) -> Settings:
     """Every typed property, checked; the first bad one is a ConfigError."""
-    # Who may publish what: consumer/trust.py reads these two from the bag, with the same parsers.
+    # Who may publish what: consumer/access/trust.py reads these two from the bag, with the same parsers.
     props.typed("omero.mail.broker.check-publishers", values.boolean)
     props.typed("omero.mail.broadcast.users", values.name_pairs)
     return Settings(

@@ -31,11 +31,11 @@ EVENTS_QUEUE = "omero.mail.events"
 OUTBOX_QUEUE = "omero.mail.outbox"
 FAILED_QUEUE = "omero.mail.failed"
 INVALID_QUEUE = "omero.mail.invalid"
-#: The rules stage's duplicate filter and flood windows, as a log (consumer/state.py).
+#: The rules stage's duplicate filter and flood windows, as a log (consumer/memory/state.py).
 STATE_STREAM = "omero.mail.rules.state"
 #: A stream drops whole segments only; small ones let its age limit take effect.
 STATE_SEGMENT_BYTES = 4_000_000
-#: The last broadcasts' ``queued`` outcomes, so ``broadcast status`` takes an ID prefix (consumer/results.py).
+#: The last broadcasts' ``queued`` outcomes, so ``broadcast status`` takes an ID prefix (consumer/admin/results.py).
 BROADCASTS_QUEUE = "omero.mail.broadcasts"
 QUEUE_TYPES = ("classic", "quorum", "auto")
 
@@ -69,7 +69,7 @@ def retry_key(delay_ms: int) -> str:
 
 
 def broadcast_queue(event_id: str) -> str:
-    """One broadcast's outcomes, declared by ``omero-mail broadcast`` (consumer/results.py)."""
+    """One broadcast's outcomes, declared by ``omero-mail broadcast`` (consumer/admin/results.py)."""
     return f"omero.mail.broadcast.{event_id}"
 
 

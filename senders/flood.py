@@ -14,10 +14,10 @@ makes a key per path; past the bound an event of a new key is mailed as OMERO wo
 (counted in :attr:`FloodGuard.unguarded`), never dropped.
 
 Pure logic with an injectable clock; the rules stage feeds it events and publishes the
-digests it hands back (see ``consumer/rules_stage.py``). Each change to a window can be
+digests it hands back (see ``consumer/stages/rules.py``). Each change to a window can be
 written down (:func:`change`) and applied by another guard (:meth:`FloodGuard.restore`):
 that is how a rules stage taking over from one that crashed carries on its counts
-(``consumer/state.py``). With the wall clock, the times in a change mean the same to both.
+(``consumer/memory/state.py``). With the wall clock, the times in a change mean the same to both.
 A guard can also be set back to a :meth:`FloodGuard.mark` (:meth:`FloodGuard.rewind`) and
 rebuilt from the changes written since, its own among them.
 """

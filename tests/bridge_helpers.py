@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from consumer.definitions import topology_for
+from consumer.access.definitions import topology_for
 from events.bridge.service import Bridge
 from events.bridge.settings import bridge_settings
 from events.broker import declare_topology
@@ -55,5 +55,5 @@ def write_properties(props: Properties, path: Path) -> Path:
 def start_bridge(config: Path, *args: str, log: Path | None = None) -> subprocess.Popen:
     """``omero-mail bridge`` as a process of its own, as systemd runs it."""
     out = open(log, "ab") if log else subprocess.DEVNULL
-    return subprocess.Popen([sys.executable, "-m", "consumer.cli", "--config", str(config), "bridge", *args],
+    return subprocess.Popen([sys.executable, "-m", "consumer.admin.cli", "--config", str(config), "bridge", *args],
                             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})

@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 
 from events.config import Properties
-from consumer.definitions import topology_for
-from consumer.service import Service
-from consumer.sink import Sink
+from consumer.access.definitions import topology_for
+from consumer.stages.service import Service
+from consumer.admin.sink import Sink
 from events import topology as topo
 from events.broker import Message, Publisher, declare_topology
 from events.schemas import new_event

@@ -21,7 +21,7 @@ import uuid
 from collections import Counter
 
 from consumer.outbox import outbox_message
-from consumer.sink import MaildirHandler, Received
+from consumer.admin.sink import MaildirHandler, Received
 from events import topology as topo
 from events.broker import Parked, Publisher, QueueBrowser, declare_topology
 from senders.mail import Mail, message_id

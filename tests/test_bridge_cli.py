@@ -16,7 +16,7 @@ from .conftest import wait_for
 
 
 def bridge(config, *args, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "consumer.cli", "--config", str(config), "bridge", *args],
+    return subprocess.run([sys.executable, "-m", "consumer.admin.cli", "--config", str(config), "bridge", *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
 
@@ -58,7 +58,8 @@ def test_an_interrupt_while_waiting_for_the_database_exits_130(bridge_props, tmp
     config = write_properties(bridge_props, tmp_path / "bridge.properties")
     log = tmp_path / "bridge.log"
     with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "consumer.cli", "--config", str(config), "bridge", "--once"],
+        process = subprocess.Popen([sys.executable, "-m", "consumer.admin.cli", "--config", str(config),
+                                    "bridge", "--once"],
                                    cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: "attempt 1" in log.read_text(), 30, what="the outage to be logged")

@@ -165,7 +165,8 @@ def test_an_unreachable_database_is_waited_for_not_a_crash(bridge_props, tmp_pat
 
 
 def test_bridge_help_names_its_options():
-    done = subprocess.run([sys.executable, "-m", "consumer.cli", "bridge", "--help"], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "consumer.admin.cli", "bridge", "--help"],
+                          capture_output=True, text=True,
                           cwd=ROOT)
     assert done.returncode == 0 and "--from-id" in done.stdout and "--once" in done.stdout
 
@@ -174,7 +175,7 @@ def test_a_role_without_the_grants_stops_the_bridge_with_one_line(omero_db, brid
     with omero_db.connect() as conn:
         conn.execute(f"REVOKE SELECT ON eventlog FROM {omero_db.bridge_dsn.rpartition('user=')[2]}")
     config = write_properties(bridge_props, tmp_path / "bridge.properties")
-    done = subprocess.run([sys.executable, "-m", "consumer.cli", "--config", str(config), "bridge"],
+    done = subprocess.run([sys.executable, "-m", "consumer.admin.cli", "--config", str(config), "bridge"],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     [line] = done.stderr.strip().splitlines()[-1:]
@@ -186,7 +187,7 @@ def test_a_log_the_bridge_may_not_read_stops_it_with_one_line(omero_db, bridge_p
     log = tmp_path / "Blitz-0.log"
     log.mkdir()  # unreadable as a log whoever runs the test (root reads a file of mode 0)
     config = write_properties(bridge_props, tmp_path / "bridge.properties")
-    done = subprocess.run([sys.executable, "-m", "consumer.cli", "--config", str(config), "bridge"],
+    done = subprocess.run([sys.executable, "-m", "consumer.admin.cli", "--config", str(config), "bridge"],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1].startswith(f"omero-mail: error: cannot read OMERO's log {log}")

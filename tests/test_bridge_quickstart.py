@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import shutil
 
-from consumer.service import Service
+from consumer.stages.service import Service
 from events.config import Properties, load
 from events.settings import directory_settings
 from psycopg.conninfo import conninfo_to_dict

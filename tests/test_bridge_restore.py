@@ -106,7 +106,7 @@ def test_a_restore_under_a_running_bridge_stops_it_with_one_line(omero_db, bridg
 
 def test_the_refusal_on_the_command_line_is_one_line_and_exit_1(omero_db, bridge_props, restored, tmp_path):
     config = write_properties(bridge_props, tmp_path / "bridge.properties")
-    done = subprocess.run([sys.executable, "-m", "consumer.cli", "--config", str(config), "bridge", "--once"],
+    done = subprocess.run([sys.executable, "-m", "consumer.admin.cli", "--config", str(config), "bridge", "--once"],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1].startswith("omero-mail: error: OMERO's eventlog went back")

@@ -13,8 +13,8 @@ import sys
 import pika
 import pytest
 
-from consumer import cli
-from consumer.sink import MaildirHandler
+from consumer.admin import cli
+from consumer.admin.sink import MaildirHandler
 from events import topology as topo
 from events.broker import declare_topology, queue_depths
 
@@ -211,7 +211,7 @@ def test_the_broadcast_is_delivered_although_the_command_is_killed_after_publish
     declare_topology(props["omero.mail.broker.url"], topo.from_properties(props))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "consumer.cli", "broadcast", "S", "B", "--everyone", "--inactive", "--wait",
+        [sys.executable, "-m", "consumer.admin.cli", "broadcast", "S", "B", "--everyone", "--inactive", "--wait",
          "--config", str(config)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
     assert "queued" in process.stdout.readline().decode()
     process.send_signal(signal.SIGKILL)
@@ -224,7 +224,7 @@ def test_the_broadcast_is_delivered_although_the_command_is_killed_after_publish
 
 def broadcast_process(config, *args, terminal: bool) -> tuple[int, str]:
     """Run the command as its own process, standard output a pty or a pipe; (exit code, output)."""
-    command = [sys.executable, "-m", "consumer.cli", "broadcast", *args, "--config", str(config),
+    command = [sys.executable, "-m", "consumer.admin.cli", "broadcast", *args, "--config", str(config),
                "--log-level", "ERROR"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if not terminal:
@@ -255,7 +255,7 @@ def broadcast_process(config, *args, terminal: bool) -> tuple[int, str]:
 
 
 def test_on_a_terminal_broadcast_waits_by_default_and_prints_omeros_summary(service, config, smtp_server):
-    """consumer/commands/broadcast.py ``_should_wait``: sys.stdout.isatty(); omero admin email waits."""
+    """consumer/admin/commands/broadcast.py ``_should_wait``: sys.stdout.isatty(); omero admin email waits."""
     code, out = broadcast_process(config, "S", "B", "--everyone", terminal=True)
     assert code == 0 and "queued" in out.splitlines()[0]
     assert out.splitlines()[1:] == ["Successfully sent 3 of 3 emails", "2 users had no email address"]

@@ -12,7 +12,9 @@ import uuid
 import pika
 import pytest
 
-from consumer import cli, outcomes, results
+from consumer.admin import cli, results
+
+from consumer import outcomes
 from events import topology as topo
 from events.broker import Publisher, declare_topology
 
@@ -36,8 +38,9 @@ def config(tmp_path, props):
 
 def test_status_knows_a_broadcast_while_another_admin_waits_for_it(config, props, capsys):
     declare_topology(props["omero.mail.broker.url"], topo.from_properties(props))
-    waiting = subprocess.Popen([sys.executable, "-m", "consumer.cli", "broadcast", "S", "B", "--everyone", "--wait",
-                                "60", "--config", str(config)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    waiting = subprocess.Popen([sys.executable, "-m", "consumer.admin.cli", "broadcast", "S", "B", "--everyone",
+                                "--wait", "60", "--config", str(config)],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                stdin=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=ROOT)
     try:
         event_id = waiting.stdout.readline().decode().split()[1]

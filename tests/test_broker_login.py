@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from consumer import cli
-from consumer.credentials import with_login
+from consumer.admin import cli
+from consumer.access.credentials import with_login
 from events import topology as topo
 from events.broker import BrokerError, Message, PublishError, Publisher, declare_topology, queue_depths
 from events.broker.connection import addresses
@@ -114,7 +114,7 @@ def test_a_publisher_that_never_connected_does_not_say_the_message_may_still_be_
 
 def test_a_stage_whose_login_is_refused_logs_one_line_per_attempt_at_one_level(amqp_url):
     environ = {"PATH": os.environ.get("PATH", ""), "OMERO_MAIL_BROKER_URL": with_password(amqp_url, WRONG)}
-    process = subprocess.Popen([sys.executable, "-m", "consumer.cli", "consume", "--stage", "delivery"], cwd=ROOT,
+    process = subprocess.Popen([sys.executable, "-m", "consumer.admin.cli", "consume", "--stage", "delivery"], cwd=ROOT,
                                env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(8)

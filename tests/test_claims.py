@@ -1,12 +1,12 @@
-"""The rules stage's claims (consumer/state.py): an event is planned once per publisher, and a
+"""The rules stage's claims (consumer/memory/state.py): an event is planned once per publisher, and a
 second copy never waits longer than its bound. Pure: no broker is read."""
 
 from __future__ import annotations
 
 import threading
 
-from consumer.dedupe import DuplicateFilter
-from consumer.state import WAITING, RulesState, event_key
+from consumer.memory.dedupe import DuplicateFilter
+from consumer.memory.state import WAITING, RulesState, event_key
 
 
 BRIDGE, WEB = event_key("e1", "bridge"), event_key("e1", "web")

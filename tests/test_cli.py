@@ -10,7 +10,7 @@ from events.broker import declare_topology, queue_depths
 
 
 def omero_mail(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "consumer.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "consumer.admin.cli", *args], capture_output=True, text=True,
                           env=env, timeout=60)
 
 

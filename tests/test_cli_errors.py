@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def omero_mail(*args, env=None, stdout=subprocess.PIPE, timeout=60):
     environ = {"PATH": os.environ.get("PATH", ""), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "consumer.cli", *args], stdout=stdout, stderr=subprocess.PIPE,
+    return subprocess.run([sys.executable, "-m", "consumer.admin.cli", *args], stdout=stdout, stderr=subprocess.PIPE,
                           text=True, env=environ, timeout=timeout, cwd=ROOT, stdin=subprocess.DEVNULL)
 
 

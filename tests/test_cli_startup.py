@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from consumer.commands import COMMANDS, module
+from consumer.admin.commands import COMMANDS, module
 
 ROOT = Path(__file__).resolve().parent.parent
 LOADED_BY = """
 import contextlib, io, sys
-import consumer.cli
+import consumer.admin.cli
 with contextlib.redirect_stdout(io.StringIO()):
     try:
-        consumer.cli.main({argv!r})
+        consumer.admin.cli.main({argv!r})
     except SystemExit:
         pass
 print(" ".join(sorted({{name.split(".")[0] for name in sys.modules}})))

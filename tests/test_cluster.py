@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from consumer.service import Service
+from consumer.stages.service import Service
 from events import topology as topo
 from events.broker import Message, Publisher
 from events.config import Properties

@@ -150,7 +150,7 @@ def test_the_password_may_come_from_a_file(tmp_path):
 
 def test_config_list_shows_every_property_with_passwords_hidden(config_xml):
     result = subprocess.run(
-        [sys.executable, "-m", "consumer.cli", "--omero-config", str(config_xml), "config", "list"],
+        [sys.executable, "-m", "consumer.admin.cli", "--omero-config", str(config_xml), "config", "list"],
         capture_output=True, text=True, env={"OMERO_MAIL_BROKER_URL": "amqp://u:brokerpw@h:5672/%2F", "PATH": ""},
     )
     assert result.returncode == 0, result.stderr
@@ -163,6 +163,6 @@ def test_config_set_writes_a_key_value_line(tmp_path):
     path = tmp_path / "site.properties"
     path.write_text("omero.mail.host=old\n")
     for value in ("new.example", "newer.example"):
-        subprocess.run([sys.executable, "-m", "consumer.cli", "--config", str(path), "config", "set",
+        subprocess.run([sys.executable, "-m", "consumer.admin.cli", "--config", str(path), "config", "set",
                         "omero.mail.host", value], check=True)
     assert path.read_text() == "omero.mail.host=newer.example\n"

@@ -1,8 +1,8 @@
-"""The duplicate filter (consumer/dedupe.py) and the flood guard's recorded changes: pure, with a clock."""
+"""The duplicate filter (consumer/memory/dedupe.py) and the flood guard's recorded changes: pure, with a clock."""
 
 from __future__ import annotations
 
-from consumer.dedupe import DuplicateFilter
+from consumer.memory.dedupe import DuplicateFilter
 from senders.flood import FloodGuard, FloodRule, change, digest_mails
 
 from .test_flood_guard import Clock, login_failed, mails_for

@@ -12,7 +12,7 @@ from urllib.parse import unquote
 import pytest
 
 from events.config import DEFAULTS, Properties
-from consumer.definitions import declared, definitions, render, topology_for
+from consumer.access.definitions import declared, definitions, render, topology_for
 from events import topology as topo
 from events.broker import Message, Publisher, admin, declare_topology
 from events.schemas import new_event
@@ -170,7 +170,7 @@ def test_a_parking_lot_made_before_rabbitmq_4_is_used_as_it_is_with_a_warning(ra
 
 
 def test_definitions_to_a_file_that_cannot_be_written_is_one_line_and_exit_1(tmp_path, capsys):
-    from consumer import cli
+    from consumer.admin import cli
 
     assert cli.main(["definitions", "-o", str(tmp_path / "missing" / "site.json")]) == 1
     assert capsys.readouterr().err.splitlines() == [

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 
 from events.config import ConfigError, Properties
-from consumer.service import make_directory
+from consumer.stages.service import make_directory
 from senders.directory import DirectoryError, RefreshingDirectory, load_json_directory
 from senders.pgdirectory import dsn_from_properties, load_postgres_directory
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from consumer.flood import FloodControl
+from consumer.memory.flood import FloodControl
 from events.config import Properties
 from events.schemas import new_event
 from events.settings import flood_settings
@@ -36,7 +36,7 @@ def test_each_folded_event_is_one_info_line_with_the_windows_count_so_far(caplog
     rules = rules_from_settings(flood_settings(Properties({"omero.mail.flood.threshold": "1"})))
     control = FloodControl(FloodGuard(rules), publisher=KeptDigests, outbox_message=lambda mail: mail)
     events = [new_event("login.failed", {"user": "root", "remote_addr": "192.0.2.7"}) for _ in range(3)]
-    with caplog.at_level(logging.INFO, logger="consumer.flood"):
+    with caplog.at_level(logging.INFO, logger="consumer.memory.flood"):
         folded = [control.fold(event, plan_for(event)) for event in events]
     control.close()  # its digest timer would otherwise fire in a later test
     assert folded == [False, True, True]

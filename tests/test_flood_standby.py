@@ -1,5 +1,5 @@
 """A rules stage that stops being the active one sends no digest; when it is active again its
-windows are rebuilt from the state stream (consumer/flood.py, consumer/state.py)."""
+windows are rebuilt from the state stream (consumer/memory/flood.py, consumer/memory/state.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from consumer.dedupe import DuplicateFilter
-from consumer.state import RulesState
+from consumer.memory.dedupe import DuplicateFilter
+from consumer.memory.state import RulesState
 from senders.flood import FloodGuard, FloodRule, change
 
 from .conftest import wait_for

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import tracemalloc
 
-from consumer.flood import FloodControl
-from consumer.metrics import Metrics
+from consumer.memory.flood import FloodControl
+from consumer.stages.metrics import Metrics
 from events.schemas import new_event
 from senders.flood import MOST_WINDOWS, FloodGuard, FloodRule
 
@@ -105,7 +105,7 @@ def test_a_full_guard_warns_once_and_counts_each_event_it_mails_plainly(caplog):
     control = FloodControl(FloodGuard(RULES, most=1), publisher=KeptDigests, outbox_message=lambda mail: mail)
     control.on_unguarded = counted.append
     events = [login_failed(user) for user in ("root", "alice", "bob", "carol")]
-    with caplog.at_level(logging.WARNING, logger="consumer.flood"):
+    with caplog.at_level(logging.WARNING, logger="consumer.memory.flood"):
         folded = [control.fold(event, plan_for(event)) for event in events]
     control.close()
     assert folded == [False] * 4 and counted == ["login.failed"] * 3

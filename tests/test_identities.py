@@ -16,10 +16,10 @@ from urllib.parse import unquote
 
 import pytest
 
-from consumer import cli, results
-from consumer.credentials import with_login
-from consumer.definitions import definitions
-from consumer import roles
+from consumer.admin import cli, results
+from consumer.access.credentials import with_login
+from consumer.access.definitions import definitions
+from consumer.access import roles
 from events import topology as topo
 from events.broker import Message, PublishError, Publisher, queue_depths
 from events.schemas import new_event

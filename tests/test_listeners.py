@@ -1,8 +1,8 @@
-"""consumer/listeners.py: outcomes nobody takes stop, one probe a second, all again once one is taken."""
+"""consumer/stages/listeners.py: outcomes nobody takes stop, one probe a second, all again once one is taken."""
 
 from __future__ import annotations
 
-from consumer.listeners import Listeners
+from consumer.stages.listeners import Listeners
 from events.broker import LOST, UNROUTABLE
 
 

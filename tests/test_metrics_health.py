@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from consumer.health import verdict
-from consumer.metrics import QueueDepths, seconds_since
+from consumer.stages.health import verdict
+from consumer.stages.metrics import QueueDepths, seconds_since
 
 
 def test_a_disconnected_consumer_is_unhealthy():

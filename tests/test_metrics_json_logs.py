@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from consumer.cli import _JsonFormatter
+from consumer.admin.cli import _JsonFormatter
 
 from .conftest import wait_for
 
@@ -17,7 +17,7 @@ def sent_lines(caplog) -> list[dict]:
 
 def test_a_sent_email_logs_its_event_sender_message_id_and_masked_recipient_as_json_fields(make_service, publish,
                                                                                             smtp_server, caplog):
-    caplog.set_level(logging.INFO, logger="consumer.delivery_stage")
+    caplog.set_level(logging.INFO, logger="consumer.stages.delivery")
     make_service()
     event = publish("server.startup")
     messages = smtp_server.wait_for_messages(2)
@@ -31,7 +31,7 @@ def test_a_sent_email_logs_its_event_sender_message_id_and_masked_recipient_as_j
 
 def test_the_recipient_is_logged_in_full_when_omero_mail_log_addresses_is_true(make_service, publish, smtp_server,
                                                                                 caplog):
-    caplog.set_level(logging.INFO, logger="consumer.delivery_stage")
+    caplog.set_level(logging.INFO, logger="consumer.stages.delivery")
     make_service(omero__mail__log__addresses="true")
     publish("server.startup")
     smtp_server.wait_for_messages(2)

@@ -16,7 +16,7 @@ EVENT_ID = "2b0e5d1c-8e5e-4fad-8c22-3c58af2a1e87"
 
 
 def omero_mail(url, *args):
-    return subprocess.run([sys.executable, "-m", "consumer.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "consumer.admin.cli", *args], capture_output=True, text=True,
                           env=dict(os.environ, OMERO_MAIL_BROKER_URL=url), timeout=60, stdin=subprocess.DEVNULL)
 
 

@@ -1,4 +1,4 @@
-"""What a replay or purge acts on, and what it leaves, as pure rules (consumer/parking.py)."""
+"""What a replay or purge acts on, and what it leaves, as pure rules (consumer/admin/parking.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import json
 
 import pytest
 
-from consumer import outcomes, parking
-from consumer.trust import Trust
+from consumer import outcomes
+
+from consumer.admin import parking
+from consumer.access.trust import Trust
 from events.broker import Parked
 
 CHECKED = Trust(checked=True, rules_user="rules", delivery_user="delivery")

@@ -17,7 +17,9 @@ import time
 
 import pytest
 
-from consumer import cli, outcomes
+from consumer.admin import cli
+
+from consumer import outcomes
 from events import topology as topo
 from events.broker import Message, Publisher, QueueBrowser, declare_topology, queue_depths
 from senders.mail import Mail
@@ -54,7 +56,7 @@ def depth(url: str, queue: str = topo.FAILED_QUEUE) -> int:
 
 def omero_mail(url, *args):
     env = dict(os.environ, OMERO_MAIL_BROKER_URL=url, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "consumer.cli", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "consumer.admin.cli", *args], capture_output=True, text=True, env=env,
                           timeout=60, stdin=subprocess.DEVNULL, cwd=ROOT)
 
 
@@ -105,7 +107,7 @@ class Terminal:
     def __init__(self, url: str, *args: str):
         self.leader, follower = pty.openpty()
         env = dict(os.environ, OMERO_MAIL_BROKER_URL=url, PYTHONPATH=str(ROOT))
-        self.process = subprocess.Popen([sys.executable, "-m", "consumer.cli", *args], stdin=follower,
+        self.process = subprocess.Popen([sys.executable, "-m", "consumer.admin.cli", *args], stdin=follower,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
         os.close(follower)
         self.out = b""
@@ -157,7 +159,7 @@ def test_ctrl_d_at_the_purge_prompt_is_no_in_one_line(lot):
 
 
 def test_a_connection_lost_during_a_replay_is_one_line_and_loses_nothing(lot, capsys, monkeypatch):
-    from consumer import progress
+    from consumer.admin import progress
 
     host_port = lot.split("@", 1)[1].split("/", 1)[0]
     proxy = Proxy("127.0.0.1", int(host_port.rsplit(":", 1)[1]) if ":" in host_port else 5672)

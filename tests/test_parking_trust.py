@@ -18,7 +18,9 @@ import uuid
 
 import pytest
 
-from consumer import outcomes, results
+from consumer import outcomes
+
+from consumer.admin import results
 from events import topology as topo
 from events.broker import Message, Publisher, QueueBrowser, queue_depths
 from events.schemas import new_event
@@ -50,7 +52,7 @@ def omero_mail(site: Site, role: str, *args: str):
     """A command as an admin runs it: the site's properties, logged in as ``role``."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMERO_MAIL_BROKER_URL=site.url(role),
                **{k.upper().replace(".", "_").replace("-", "_"): v for k, v in site.properties.items()})
-    return subprocess.run([sys.executable, "-m", "consumer.cli", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "consumer.admin.cli", *args], capture_output=True, text=True, env=env,
                           timeout=60, stdin=subprocess.DEVNULL, cwd=ROOT)
 
 

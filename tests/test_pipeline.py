@@ -79,7 +79,7 @@ def test_event_senders_send_nothing_when_omero_mail_config_is_false(make_service
 
 def test_a_large_fan_out_is_published_in_slices_and_every_mail_arrives_once(make_service, publish, smtp_server,
                                                                             tmp_path, monkeypatch):
-    from consumer import rules_stage
+    from consumer.stages import rules as rules_stage
 
     from .conftest import write_directory
 

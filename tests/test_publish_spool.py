@@ -27,7 +27,7 @@ def spooled_events(count: int = 2) -> bytes:
 
 def omero_mail(url: str, *args: str, wait: bool = True):
     env = dict(os.environ, OMERO_MAIL_BROKER_URL=url, PYTHONPATH=str(ROOT))
-    command = [sys.executable, "-m", "consumer.cli", *args]
+    command = [sys.executable, "-m", "consumer.admin.cli", *args]
     if wait:
         return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, cwd=ROOT,
                               stdin=subprocess.DEVNULL)

@@ -10,7 +10,9 @@ from collections import Counter
 
 import pytest
 
-from consumer import outcomes, parking
+from consumer import outcomes
+
+from consumer.admin import parking
 from events import topology as topo
 from events.broker import Parked, QueueBrowser, queue_depths
 
@@ -22,7 +24,7 @@ REFUSED = {"root@example.org": "550 5.1.1 No such user", "alice@example.org": "5
 
 def omero_mail(url, *args):
     env = dict(os.environ, OMERO_MAIL_BROKER_URL=url)
-    return subprocess.run([sys.executable, "-m", "consumer.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "consumer.admin.cli", *args], capture_output=True, text=True,
                           env=env, timeout=60, stdin=subprocess.DEVNULL)
 
 

@@ -1,7 +1,7 @@
 """What reaches omero.mail.results: every outcome a queue takes; failures and a broadcast's always.
 
 Real broker, real SMTP server, and a queue bound to every outcome (``#``), as an audit
-reader would bind one (consumer/listeners.py).
+reader would bind one (consumer/stages/listeners.py).
 """
 
 from __future__ import annotations

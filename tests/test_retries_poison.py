@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from consumer import outcomes, parking
-from consumer.worker import Crashes
+from consumer import outcomes
+
+from consumer.admin import parking
+from consumer.stages.worker import Crashes
 from events import topology as topo
 from events.broker import Message, Publisher, declare_topology, queue_depths
 

@@ -9,7 +9,7 @@ import time
 from collections import Counter
 
 from consumer import outcomes
-from consumer.sink import MaildirHandler
+from consumer.admin.sink import MaildirHandler
 from events import topology as topo
 from events.broker import queue_depths
 

@@ -8,7 +8,7 @@ import time
 import pika
 import pytest
 
-from consumer.service import Service
+from consumer.stages.service import Service
 from events import topology as topo
 from events.broker import Message, Publisher, TopologyRefused
 from events.schemas import new_event

@@ -45,7 +45,7 @@ def test_a_broadcast_not_requested_by_an_admin_is_parked_by_the_consumer(
 def test_whoever_follows_a_refused_broadcast_learns_why(make_service, publish, props):
     from events.schemas import new_event
 
-    from consumer import results
+    from consumer.admin import results
     from events.broker import Message, Publisher
 
     url = props["omero.mail.broker.url"]

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from aiosmtpd.smtp import AuthResult
 
-from consumer.cli import main as cli_main
+from consumer.admin.cli import main as cli_main
 from events.config import ConfigError, Properties, load, redact
 from events import topology as topo
 from events.broker import queue_depths

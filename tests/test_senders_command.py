@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from consumer.cli import main
+from consumer.admin.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,15 +94,15 @@ def test_no_active_sender_while_mail_config_is_true_is_one_line_and_exit_1(tmp_p
 
 
 def test_consume_says_how_many_senders_it_loaded_and_from_where(props, senders_dir, caplog):
-    from consumer.service import Service
+    from consumer.stages.service import Service
 
-    with caplog.at_level("INFO", logger="consumer.service"):
+    with caplog.at_level("INFO", logger="consumer.stages.service"):
         Service(props, ("rules",))
     assert f"6 senders loaded from {senders_dir}" in caplog.messages
 
 
 def test_consume_refuses_to_start_without_an_active_sender_while_mail_config_is_true(props, tmp_path):
-    from consumer.service import Service
+    from consumer.stages.service import Service
     from events.config import ConfigError
 
     props.update({"omero.mail.senders.dir": str(tmp_path / "empty")}, "test")

@@ -1,4 +1,4 @@
-"""consumer/sent_reports.py: sent emails reported per event, each report before its emails' acks."""
+"""consumer/stages/sent_reports.py: sent emails reported per event, each report before its emails' acks."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pika
 
 from consumer import outcomes
 from consumer.outcomes import Sent
-from consumer.sent_reports import SentReports
-from consumer.sink import MaildirHandler
-from consumer.worker import Worker
+from consumer.stages.sent_reports import SentReports
+from consumer.admin.sink import MaildirHandler
+from consumer.stages.worker import Worker
 from events import topology as topo
 from senders.mail import Mail
 

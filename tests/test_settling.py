@@ -3,7 +3,7 @@ reason, or given back to the broker, whatever raises and wherever (process, sett
 callback on the I/O loop, a loop closed by a lost connection). Real broker, real SMTP server.
 
 The rules stage claims an event's id while it plans it, so a second copy waits instead of
-planning it again (consumer/state.py). Each test here is a path on which that claim used to
+planning it again (consumer/memory/state.py). Each test here is a path on which that claim used to
 stay held: every later copy then waited behind it, unacknowledged, and with a prefetch's
 worth of such events the stage stopped mailing at all.
 """

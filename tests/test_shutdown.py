@@ -31,7 +31,7 @@ def test_sigterm_during_a_run_loses_nothing_and_sends_nothing_twice(props, publi
     server = SMTPServer(port=free_port(), handler=SlowHandler()).start()
     try:
         config = write_properties(tmp_path / "consumer.properties", props, server.port)
-        consumer = subprocess.Popen([sys.executable, "-m", "consumer.cli", "--config", str(config), "consume"],
+        consumer = subprocess.Popen([sys.executable, "-m", "consumer.admin.cli", "--config", str(config), "consume"],
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for _ in range(100):
             publish("server.startup")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from consumer.health import Health
-from consumer.service import StandbyAware
+from consumer.stages.health import Health
+from consumer.stages.service import StandbyAware
 from events import topology as topo
 
 

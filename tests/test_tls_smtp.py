@@ -12,7 +12,7 @@ import pytest
 
 from events.config import Properties
 from events.settings import smtp_settings
-from consumer.sink import Sink
+from consumer.admin.sink import Sink
 from senders.transports import Envelope, TransientError
 from senders.transports.smtp import SMTPTransport
 

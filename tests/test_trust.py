@@ -6,12 +6,12 @@ import logging
 
 import pytest
 
-from consumer import roles
-from consumer.cli import main
-from consumer.credentials import with_login
-from consumer.definitions import definitions
-from consumer.service import Service
-from consumer.trust import Trust, acting_for, broker_user
+from consumer.access import roles
+from consumer.admin.cli import main
+from consumer.access.credentials import with_login
+from consumer.access.definitions import definitions
+from consumer.stages.service import Service
+from consumer.access.trust import Trust, acting_for, broker_user
 from events import topology as topo
 from events.config import ConfigError, Properties
 from events.schemas import new_event
@@ -73,7 +73,7 @@ def test_a_stage_connecting_as_another_user_than_its_role_stops_at_start(tmp_pat
 
 def test_without_checks_the_consumer_warns_once_that_publishers_are_not_authenticated(tmp_path, caplog):
     props = Properties({"omero.mail.senders.dir": str(tmp_path)})
-    with caplog.at_level(logging.WARNING, "consumer.service"):
+    with caplog.at_level(logging.WARNING, "consumer.stages.service"):
         Service(props)
     assert [r.message for r in caplog.records if "not authenticated" in r.message] == [
         "omero.mail.broker.check-publishers is false: publishers are not authenticated, so whoever can publish "

@@ -203,7 +203,7 @@ def test_a_broker_that_is_down_does_not_break_the_response_and_the_event_is_spoo
 
 
 def test_a_spooled_event_is_delivered_once_published(service, site, tmp_path, props, smtp_server, capsys):
-    from consumer import cli
+    from consumer.admin import cli
 
     with override_settings(OMERO_MAIL_BROKER_URL=f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F"):
         site.get("/fails/")

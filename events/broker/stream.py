@@ -1,7 +1,7 @@
 """Reading a RabbitMQ stream up to "now": a marker appended, then everything before it read.
 
 A stream is a log that consumers read without taking anything off it, from an offset or
-a point in time. The rules stage keeps its memory in one (``consumer/state.py``) and
+a point in time. The rules stage keeps its memory in one (``consumer/memory/state.py``) and
 catches up with it when it becomes active. "Up to now" is made exact by a marker: it
 appends a record of its own, confirmed, and reads until it meets that record, so
 whatever was confirmed into the stream before the call is read, on any node of a cluster.

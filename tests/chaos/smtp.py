@@ -24,7 +24,7 @@ import threading
 import time
 from email import message_from_bytes, policy
 
-from consumer.sink import Sink
+from consumer.admin.sink import Sink
 
 from .history import History, Transaction
 

@@ -1,6 +1,6 @@
 """Who may publish what: the checks the stages make on the broker user behind a message.
 
-RabbitMQ's permissions and topic permissions (``consumer/roles.py``) decide what each
+RabbitMQ's permissions and topic permissions (``consumer/access/roles.py``) decide what each
 broker user may publish where, and RabbitMQ refuses a message whose AMQP ``user_id`` is
 not its connection's user, so ``user_id`` is the one thing about a message's author a
 stage can trust. What the broker cannot know is left to the stages:

@@ -8,7 +8,7 @@ this file sets ``omero.mail.queue.policies=true`` and declares the same reduced
 arguments (:func:`declared`); otherwise RabbitMQ would refuse its declarations with
 406 PRECONDITION_FAILED (inequivalent arguments).
 
-With the roles' grants (``consumer/roles.py``) the definitions also hold each broker
+With the roles' grants (``consumer/access/roles.py``) the definitions also hold each broker
 user's permissions and topic permissions, beside the queues they concern. The users
 themselves are not in them: a user imported without a password could not log in, and
 one imported again would lose the password it was given. They are made first with

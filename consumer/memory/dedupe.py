@@ -3,9 +3,9 @@
 A publisher that is not sure its event arrived sends it again with the same id, and the
 bridge derives its ids from OMERO's database, so the same event may come twice. The
 rules stage asks :meth:`DuplicateFilter.planned_at` before planning, and :meth:`add`\\ s an
-event's key (its id and its publisher, see ``consumer/state.py``) once its mails are in the
+event's key (its id and its publisher, see ``consumer/memory/state.py``) once its mails are in the
 outbox. Pure: the clock is given, and where the keys come from (this process, or another
-rules stage's records) is ``consumer/state.py``'s business.
+rules stage's records) is ``consumer/memory/state.py``'s business.
 
 Memory is bounded twice: by time (ids older than the window are dropped) and by count
 (``limit`` ids at most, the oldest dropped first, with a warning: the window is then

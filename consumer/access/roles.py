@@ -11,7 +11,7 @@ which no stage may do; the server role publishes OMERO.server's start and stop a
 exchanges and queues a user may configure, write and read; its topic permissions limit the routing keys a
 user may publish to ``omero.events`` (the routing key is the event's type). The exchange
 ``omero.mail`` is direct, where RabbitMQ has no topic permissions: which of its
-messages the delivery stage sends is checked by the stage (``consumer/trust.py``).
+messages the delivery stage sends is checked by the stage (``consumer/access/trust.py``).
 
 ``omero-mail definitions --users`` writes these for ``rabbitmqctl import_definitions``,
 ``--rabbitmqctl`` as the commands that set them; neither holds a password.

@@ -15,11 +15,11 @@ still owed the mail (header ``x-omero-mail-recipients``), so nobody gets it twic
 recipient refused for good (5xx) is parked while the others owed it are retried.
 A message that crashes the worker ``omero.mail.queue.delivery-limit`` times is parked.
 With the publishers checked, an outbox message that the rules stage did not publish
-(``consumer/trust.py``) is parked in ``omero.mail.failed`` with the reason and the verdict
+(``consumer/access/trust.py``) is parked in ``omero.mail.failed`` with the reason and the verdict
 (``x-omero-mail-untrusted``), never sent, and never replayed unless an admin vouches for it.
 
 Each message becomes one outcome value (sent, retry, parked, partly sent); the worker
-base (``consumer/worker.py``) logs, counts, reports and settles it.
+base (``consumer/stages/worker.py``) logs, counts, reports and settles it.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from senders.mail import Mail
 from senders.message import UnsafeMail, build
 from senders.transports import DeliveryError, Envelope, Refused, TransientError, Transport
 
-from . import outcomes
-from .outcomes import Outcome, Parked, PartlySent, Retry, Sent
+from .. import outcomes
+from ..outcomes import Outcome, Parked, PartlySent, Retry, Sent
 from .worker import Worker
 
 

@@ -4,7 +4,7 @@ One process, which make starts directly, so whatever stops ``make run`` stops bo
 or ``kill`` of make's pid (make passes SIGTERM on to it). The sink takes its port first,
 so a busy port is one line and the consumer is never started with nowhere to deliver.
 
-    python -m consumer.devrun [--port 8025] [--maildir var/mail] [omero-mail's global options]
+    python -m consumer.admin.devrun [--port 8025] [--maildir var/mail] [omero-mail's global options]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """``omero-mail broadcast``, after the publish: following a broadcast's delivery, and ``broadcast status ID``.
 
-Both read the broadcast's results queue (``consumer/results.py``) and print OMERO's
+Both read the broadcast's results queue (``consumer/admin/results.py``) and print OMERO's
 summary; :mod:`.broadcast` is the command itself.
 """
 
@@ -23,8 +23,8 @@ def die(code: int, text: str) -> int:
 
 def broker_url(props) -> str:
     """The admin's own broker login when publishers are checked, else the configured URL."""
-    from ..credentials import admin_url
-    from ..trust import Trust
+    from ...access.credentials import admin_url
+    from ...access.trust import Trust
 
     if not Trust.from_properties(props).checked:
         return props["omero.mail.broker.url"]

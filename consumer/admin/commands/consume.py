@@ -17,7 +17,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..service import STAGES, run as run_service
+    from ...stages.service import STAGES, run as run_service
 
     props = properties(args)
     if args.prefetch is not None:

@@ -26,15 +26,15 @@ from senders.xmlconfig import NoSenders, active_senders, senders_dir
 from events.config import ConfigError, Properties
 from events.omerodb import describe
 from events.settings import Settings, directory_settings, read_settings
-from .dedupe import DuplicateFilter
-from .definitions import declared_topology
-from .delivery_stage import DeliveryStage
-from .flood import flood_control
+from ..memory.dedupe import DuplicateFilter
+from ..access.definitions import declared_topology
+from .delivery import DeliveryStage
+from ..memory.flood import flood_control
 from .health import Depths, Health, MonitoringServer, application
 from .metrics import Metrics, QueueDepths
-from .rules_stage import RulesStage
-from .state import RulesState
-from .trust import CHECK, Trust, broker_user
+from .rules import RulesStage
+from ..memory.state import RulesState
+from ..access.trust import CHECK, Trust, broker_user
 
 log = logging.getLogger(__name__)
 

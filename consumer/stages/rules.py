@@ -2,12 +2,12 @@
 
 An event becomes one outcome: parked in ``omero.mail.invalid`` (invalid, or a rule
 failed), folded into a flood digest, or planned (its outbox messages). The worker base
-(``consumer/worker.py``) publishes them and acks the event only once every outbox
+(``consumer/stages/worker.py``) publishes them and acks the event only once every outbox
 message is confirmed by the broker, so a crash in between re-plans the event rather than
 losing mail (the outbox copies carry the same Message-IDs). Planning runs on one thread,
 so a large broadcast or a slow directory never stalls the I/O loop and its heartbeats.
 
-With its state kept (``consumer/state.py``), a second copy of an event already planned is
+With its state kept (``consumer/memory/state.py``), a second copy of an event already planned is
 acked and logged instead (a :class:`Duplicate`), and the ack of a planned or folded event
 waits for its record in the state stream.
 """
@@ -27,13 +27,13 @@ from senders.directory import Directory
 from senders.plan import Plan, PlanRefused, plan
 from senders.rules import MailSender
 
-from .outbox import outbox_message
-from .outcomes import FOLLOWED_TYPES, PLANNED, Folded, Outcome, Parked, Planned, Requeue
-from .state import WAITING, RulesState, event_key
+from ..outbox import outbox_message
+from ..outcomes import FOLLOWED_TYPES, PLANNED, Folded, Outcome, Parked, Planned, Requeue
+from ..memory.state import WAITING, RulesState, event_key
 from .worker import Worker
 
 if TYPE_CHECKING:
-    from .flood import FloodControl
+    from ..memory.flood import FloodControl
 
 log = logging.getLogger(__name__)
 
@@ -143,9 +143,9 @@ class RulesStage(Worker[Duplicate | Waiting]):
         self.enabled = enabled
         #: Event types planned by something other than the XML senders (broadcast, web errors).
         self.planners = dict(planners or {})
-        #: The flood guard (consumer/flood.py), set by the service; None = every event mailed.
+        #: The flood guard (consumer/memory/flood.py), set by the service; None = every event mailed.
         self.flood: FloodControl | None = None
-        #: The duplicate filter and the flood windows' records (consumer/state.py); None = not kept.
+        #: The duplicate filter and the flood windows' records (consumer/memory/state.py); None = not kept.
         self.state: RulesState | None = None
         self._caught_up_for: str | None = None
         if not enabled:
@@ -153,12 +153,12 @@ class RulesStage(Worker[Duplicate | Waiting]):
                         "(admin broadcasts and web error reports still go out)")
 
     def guard_floods(self, flood: FloodControl) -> None:
-        """Fold alike events into digests (consumer/flood.py); its timer runs on this stage's thread."""
+        """Fold alike events into digests (consumer/memory/flood.py); its timer runs on this stage's thread."""
         self.flood = flood
         flood.attach(self.submit)
 
     def keep_state(self, state: RulesState) -> None:
-        """Fold second copies of events, and record what is planned and folded (consumer/state.py)."""
+        """Fold second copies of events, and record what is planned and folded (consumer/memory/state.py)."""
         self.state = state
         if self.flood is not None:
             self.flood.digest_record = state.digest_record

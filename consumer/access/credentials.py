@@ -2,7 +2,7 @@
 
 An admin broadcasts as the broker user of their own name (``omero.mail.broadcast.user``):
 RabbitMQ checks the password at connect and stamps every message with that user, which
-is what the rules stage trusts (``consumer/trust.py``). The password comes from
+is what the rules stage trusts (``consumer/access/trust.py``). The password comes from
 ``OMERO_MAIL_BROADCAST_PASSWORD``, from the file ``omero.mail.broadcast.password.file``,
 or from a prompt on the terminal; never from the command line, where other users of the
 machine would read it in the process list.

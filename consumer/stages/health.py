@@ -28,7 +28,7 @@ def verdict(connected: bool, waiting: int | None, idle_seconds: float, stuck_aft
 
 
 class Depths(Protocol):
-    """Messages ready per queue (:class:`consumer.metrics.QueueDepths`), or None while unknown."""
+    """Messages ready per queue (:class:`consumer.stages.metrics.QueueDepths`), or None while unknown."""
 
     def get(self) -> dict[str, int] | None: ...
 

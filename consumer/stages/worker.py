@@ -30,11 +30,11 @@ from events.broker import Delivery, Message
 from senders.mail import Mail, split_recipients
 from senders.plan import Plan
 
-from . import outcomes
-from .outcomes import Folded, Outcome, Parked, PartlySent, Planned, Requeue, Retry, Sent
+from .. import outcomes
+from ..outcomes import Folded, Outcome, Parked, PartlySent, Planned, Requeue, Retry, Sent
 from .listeners import Listeners
 from .sent_reports import SentReports
-from .trust import Trust
+from ..access.trust import Trust
 
 #: Seconds before a message is given back when even settling its crash failed.
 DOUBLE_FAULT_PAUSE = 1.0
@@ -100,17 +100,17 @@ class Worker(Generic[Extra]):
         self.threads = max(1, threads)
         self.crashes = Crashes(crash_limit)
         self.show_addresses = show_addresses
-        #: Which publishing broker users the stage accepts (consumer/trust.py); set by the service.
+        #: Which publishing broker users the stage accepts (consumer/access/trust.py); set by the service.
         self.trust = Trust()
-        #: Logged under the stage's own module, as ``consumer.delivery_stage``.
+        #: Logged under the stage's own module, as ``consumer.stages.delivery``.
         self.log = logging.getLogger(type(self).__module__)
         #: Observers (metrics): events taken (type or "invalid", the plan or None), email outcomes,
         #: and the outbox headers of each email the server accepted.
         self.on_event: Callable[[str, Plan | None], None] = lambda kind, plan: None
         self.on_outcome: Callable[[str, Mail | None, str], None] = lambda outcome, mail, detail: None
         self.on_accepted: Callable[[Mapping], None] = lambda headers: None
-        #: ``sent`` outcomes gathered per event, reported before their acks (consumer/sent_reports.py),
-        #: and whether anyone listens to the outcomes of events not followed by name (consumer/listeners.py).
+        #: ``sent`` outcomes gathered per event, reported before their acks (consumer/stages/sent_reports.py),
+        #: and whether anyone listens to the outcomes of events not followed by name (consumer/stages/listeners.py).
         self.sent_reports = SentReports()
         self.listeners = Listeners()
         self._inbox: queue.Queue = queue.Queue()

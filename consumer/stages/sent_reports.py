@@ -25,7 +25,7 @@ from typing import Callable
 
 from events.broker import Delivery, Done, Message
 
-from . import outcomes
+from .. import outcomes
 
 #: Emails held at most, all events together; well below the consumer's prefetch (100 by
 #: default), so the emails held unacked never fill the window the broker sends into.
@@ -45,7 +45,7 @@ class SentReports:
         #: The thread that sends what is held once it is due, while something is held.
         self._sender: threading.Thread | None = None
         #: Event id -> (the deliveries to ack, their emails' entries, in the order they were sent;
-        #: who hears what RabbitMQ made of the report, consumer/listeners.py).
+        #: who hears what RabbitMQ made of the report, consumer/stages/listeners.py).
         self._pending: dict[str, tuple[list[Delivery], list[dict], Done | None]] = {}
         self._held = 0
         #: When the oldest email held was added; None when nothing is held.

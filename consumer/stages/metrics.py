@@ -20,8 +20,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from senders.mail import Mail
 from senders.plan import Plan
 
-from . import outcomes
-from .outbox import OCCURRED_AT
+from .. import outcomes
+from ..outbox import OCCURRED_AT
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ return this stage stops publishing that outcome, except one real outcome a secon
 probe), and publishes them all again from the first probe a queue takes. So a queue bound
 to ``omero.mail.results`` for every event (an audit reader's ``#``, or ``*.sent``)
 receives those outcomes from about :data:`PROBE_SECONDS` after it was bound (a probe
-``sent`` may wait up to ``consumer/sent_reports.py``'s LONGEST more), as if bound that much
+``sent`` may wait up to ``consumer/stages/sent_reports.py``'s LONGEST more), as if bound that much
 later, and no message of its own is ever sent to find out. What is learnt is per outcome,
 across events: a queue bound to the outcomes of one event only (``<id>.#``) is not told
 apart, which is why a broadcast, whose command binds just that, is always published.

@@ -5,7 +5,7 @@ to the outbox), ``invalid`` on ``omero.mail.invalid`` (events the rules stage re
 replayed to ``omero.events`` with their first routing key, after a fix). Reading a lot
 never hides it from anyone else: what is read is given back at once, and nothing is held
 across the purge prompt; replay and purge take only the messages they act on, and
-replay confirms each copy before removing the original (``consumer/parking.py``). An
+replay confirms each copy before removing the original (``consumer/admin/parking.py``). An
 empty id or filter is a usage error, never "everything"; an id that is the start of
 several is refused unless each is named or ``--all-matching`` is given; what was parked
 as untrusted is replayed only when named with ``--untrusted``.
@@ -97,7 +97,7 @@ def _read(args):
     from events.broker import QueueBrowser
 
     from .. import parking
-    from ..trust import Trust
+    from ...access.trust import Trust
 
     props = properties(args)
     lot = parking.FAILED if args.lot == "failed" else parking.INVALID

@@ -7,7 +7,7 @@ to the outbox with its own confirmed publisher (a window may end when no event i
 handled, so there is no delivery to publish on).
 
 Counts live in memory, and every change to them is also recorded in the rules stage's
-state stream (``consumer/state.py``): a stage that takes over after a crash, or the same
+state stream (``consumer/memory/state.py``): a stage that takes over after a crash, or the same
 stage restarted, carries on the counts of the windows then open. On a graceful stop every
 digest still owed is published at once (early, with the count so far). A digest whose
 publish fails is tried again ``retry_seconds`` later. The times are the wall clock's, so
@@ -37,7 +37,7 @@ from senders.flood import FloodGuard, Window, change, digest_mails, rules_from_s
 from senders.mail import Mail
 from senders.plan import Plan
 
-from .outbox import outbox_message
+from ..outbox import outbox_message
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +55,9 @@ class FloodControl:
         self._timer: threading.Timer | None = None
         self._timer_at: float | None = None
         self._closing = False
-        #: The record of a sent digest, for the state stream (consumer/state.py); None = none kept.
+        #: The record of a sent digest, for the state stream (consumer/memory/state.py); None = none kept.
         self.digest_record: Callable[[Window], Message] | None = None
-        #: Catching up with the state stream, which rebuilds the windows (consumer/state.py).
+        #: Catching up with the state stream, which rebuilds the windows (consumer/memory/state.py).
         self.catch_up: Callable[[], object] = lambda: None
         #: How many consumers the events queue has, asked once this stage's own are gone.
         self.others_consuming = others_consuming

@@ -1,6 +1,6 @@
 """The ``omero-mail`` console script: global options, then one subcommand.
 
-Each subcommand lives in ``consumer/commands/<name>.py`` with ``register(subparsers)``,
+Each subcommand lives in ``consumer/admin/commands/<name>.py`` with ``register(subparsers)``,
 and has its line in that package's table. The command line is read twice: first by a
 parser that knows only the table's names and help lines (all ``omero-mail --help``
 needs, so it loads neither pika nor marshmallow), then by one with the chosen command's

@@ -10,13 +10,13 @@ the requester again before planning.
 On a terminal it then waits and prints OMERO's summary, as ``omero admin email`` does;
 elsewhere (a script, cron) it returns at once unless ``--wait`` is given; ``--no-wait``
 never waits. Waiting follows delivery through the broadcast's results queue
-(``consumer/results.py``) with a progress bar. ``broadcast status ID`` prints the same
+(``consumer/admin/results.py``) with a progress bar. ``broadcast status ID`` prints the same
 summary later: ``status`` as the first word is always that command, never a subject.
 Both are in ``broadcast_status.py``.
 
 With the publishers checked (``omero.mail.broker.check-publishers``) the command
-connects as the admin's own broker user (``consumer/credentials.py``), and ``--as``
-may name only an admin that user may broadcast as (``consumer/trust.py``). A publish
+connects as the admin's own broker user (``consumer/access/credentials.py``), and ``--as``
+may name only an admin that user may broadcast as (``consumer/access/trust.py``). A publish
 whose confirm never came may still be delivered: the error names the broadcast's ID,
 and ``--id`` publishes it again under that ID, so its emails keep their Message-IDs.
 """
@@ -161,7 +161,7 @@ def check_acting_for(props, requested_by: str) -> None:
     """BroadcastRefused unless the admin's broker user may broadcast as ``requested_by``."""
     from senders import broadcast
 
-    from ..trust import ACTS_FOR, Trust
+    from ...access.trust import ACTS_FOR, Trust
 
     trust = Trust.from_properties(props)
     user = props["omero.mail.broadcast.user"]
@@ -177,7 +177,7 @@ def send(args) -> int:
     from events.settings import read_settings
     from senders import broadcast
 
-    from ..service import make_directory
+    from ...stages.service import make_directory
     from . import CommandError
 
     props = properties(args)

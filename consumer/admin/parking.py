@@ -9,7 +9,7 @@ one only once its copy is confirmed, so an interrupted replay loses nothing and 
 run duplicates nothing.
 
 Refused stays refused. A stage that refuses a message because of its publisher
-(``consumer/trust.py``) parks it with the header ``x-omero-mail-untrusted``; with the
+(``consumer/access/trust.py``) parks it with the header ``x-omero-mail-untrusted``; with the
 publishers checked, a parked copy that no stage's broker user published is untrusted
 too, since nobody checked it. Neither is ever replayed into mail, by a filter or by
 replaying everything: only when an admin names it (:attr:`Choice.vouched`), and the copy
@@ -29,9 +29,9 @@ from events import topology as topo
 from events.broker import Message, Parked, QueueBrowser
 from events.values import parse_duration_ms
 
-from . import outcomes
-from .roles import REPLAYED_EVENTS
-from .trust import Trust
+from .. import outcomes
+from ..access.roles import REPLAYED_EVENTS
+from ..access.trust import Trust
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@
 outcome is missed however fast the consumers are. The queue keeps every outcome (the
 rules stage's ``planned`` with total/no_email/invalid, the delivery stage's ``sent``,
 ``retrying``, ``failed`` per email; a ``sent`` may report several emails of the broadcast
-at once, consumer/sent_reports.py) until ``omero.mail.broadcast.results.expires`` after
+at once, consumer/stages/sent_reports.py) until ``omero.mail.broadcast.results.expires`` after
 it was last read (RabbitMQ's ``x-expires``), so ``broadcast status ID`` works days later.
 
 The command also publishes a ``queued`` outcome first, so a known broadcast's queue is
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from events import topology as topo
 from events.broker import Follower, Message, QueueBrowser, declare_topology, existing_queues
 
-from . import outcomes
+from .. import outcomes
 
 
 INDEX_LENGTH = 1000

@@ -37,9 +37,9 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from .. import roles
-    from ..definitions import definitions, render
-    from ..trust import ACTS_FOR, acting_for
+    from ...access import roles
+    from ...access.definitions import definitions, render
+    from ...access.trust import ACTS_FOR, acting_for
     from events import topology as topo
 
     props = properties(args)

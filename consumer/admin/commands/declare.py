@@ -13,7 +13,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from events.broker import declare_topology, redacted
 
-    from ..definitions import topology_for
+    from ...access.definitions import topology_for
 
     props = properties(args)
     topology = topology_for(props)

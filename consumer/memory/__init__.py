@@ -1,0 +1,1 @@
+"""What the rules stage remembers across restarts and failovers: planned events, duplicates, flood windows."""
