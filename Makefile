@@ -12,7 +12,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,web]'
+	$(BIN)/pip install --quiet -e '.[test,web,webapp]'
 	touch $@
 
 # Development: the topology declared, then one process (consumer/admin/devrun.py) with a local
@@ -24,8 +24,15 @@ run: venv
 	$(BIN)/omero-mail --config $(DEV_CONFIG) declare
 	$(BIN)/python -m consumer.admin.devrun --port $(SINK_PORT) --maildir var/mail --config $(DEV_CONFIG)
 
+# The web app's browser tests drive Debian's Chromium through its ChromeDriver (never a browser
+# downloaded at test time); both come from the OS packages.
+CHROMEDRIVER ?= /usr/bin/chromedriver
+$(CHROMEDRIVER):
+	apt-get install -y --no-install-recommends chromium chromium-driver \
+		|| (apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver)
+
 # Lint and types first (configured in pyproject.toml), then the tests.
-test: venv
+test: venv $(CHROMEDRIVER)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

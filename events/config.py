@@ -89,6 +89,11 @@ DEFAULTS: dict[str, str] = {
     "omero.mail.broadcast.password.file": "",
     # How long `omero-mail broadcast` waits for RabbitMQ to confirm the broadcast
     "omero.mail.broadcast.timeout": "30s",
+    # The web app (consumer/admin/web): the standalone server's address (`omero-mail web`), and the
+    # broker URL the app publishes broadcasts with inside OMERO.web (its own broker user)
+    "omero.mail.web.host": "127.0.0.1",
+    "omero.mail.web.port": "4080",
+    "omero.mail.web.broker.url": "",
     # OMERO.web's, for the web error sender
     "omero.web.admins": "[]",
     "omero.web.admins.email_subject_prefix": "[OMERO.web - admin notification]",

@@ -107,6 +107,15 @@ class MonitoringSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """The web app's: where ``omero-mail web`` listens, and the broker URL it publishes with inside OMERO.web."""
+
+    host: str
+    port: int
+    broker_url: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class BridgeOptions:
     """``omero.mail.bridge.*`` values; paths and the database are the bridge's own to resolve."""
 
@@ -140,6 +149,7 @@ class Settings:
     directory: DirectorySettings
     monitoring: MonitoringSettings
     bridge: BridgeOptions
+    web: WebSettings
     props: Properties = field(repr=False, compare=False)
 
 
@@ -276,6 +286,11 @@ def bridge_options(props: Properties) -> BridgeOptions:
     )
 
 
+def web_settings(props: Properties) -> WebSettings:
+    return WebSettings(host=props["omero.mail.web.host"].strip(), port=props.typed("omero.mail.web.port", values.port),
+                       broker_url=props["omero.mail.web.broker.url"].strip())
+
+
 def read_settings(props: Properties) -> Settings:
     """Every typed property, checked; the first bad one is a ConfigError."""
     # Who may publish what: consumer/access/trust.py reads these two from the bag, with the same parsers.
@@ -301,6 +316,7 @@ def read_settings(props: Properties) -> Settings:
         directory=directory_settings(props),
         monitoring=monitoring_settings(props),
         bridge=bridge_options(props),
+        web=web_settings(props),
         props=props,
     )
 

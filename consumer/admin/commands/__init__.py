@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "senders": ("senders", "list the active mail senders (and check their XML)"),
     "sink": ("sink", "run a local SMTP server that files mails under a Maildir"),
     "publish-spool": ("spool", "publish the events OMERO.web spooled while the broker was down"),
+    "web": ("web", "run the admin web app (broadcasts, parking lots, health) standalone"),
 }
 
 

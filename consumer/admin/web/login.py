@@ -1,0 +1,100 @@
+"""The standalone app's login: an admin proves the identity ``omero-mail broadcast`` uses.
+
+With the publishers checked (``omero.mail.broker.check-publishers``), that identity is the
+broker user of the admin's own name: the login connects to RabbitMQ as that user with the
+password given, exactly as the command does with ``omero.mail.broadcast.password``
+(``consumer/access/credentials.py``), so RabbitMQ checks the password and the rules stage later
+trusts what it stamps. Unchecked (the development default), the command publishes with the
+configured broker URL, so the login asks for that URL's password. Either way the name must
+be an OMERO admin in the directory the consumer reads (``senders.broadcast.check_admin``).
+
+The proved broker URL stays in the server-side session, in this process's memory only
+(``standalone.py``): never in a cookie, a file or a log. A refused login waits a second
+before answering, so guessing costs time; what was wrong is not told (name or password).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from urllib.parse import unquote, urlsplit
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_POST
+
+from . import site
+from .access import SESSION_KEY, secured
+
+log = logging.getLogger(__name__)
+REFUSED_PAUSE = 1.0
+REFUSED = "Not logged in: the name or the password is wrong, or the name is not an OMERO admin's."
+
+
+def proved_url(name: str, password: str) -> str | None:
+    """The broker URL ``name`` acts with, when ``password`` proves it; None otherwise."""
+    from events.broker import existing_queues
+    from events.broker.errors import BrokerError
+
+    from ...access.credentials import with_login
+    from ...access.trust import Trust
+
+    props = site.properties()
+    configured = props["omero.mail.broker.url"]
+    if Trust.from_properties(props).checked:
+        url = with_login(configured, name, password)
+    else:
+        expected = unquote(urlsplit(configured.split(",")[0].strip()).password or "guest")
+        if not hmac.compare_digest(password.encode(), expected.encode()):
+            return None
+        url = configured
+    try:
+        existing_queues(url, [])
+    except BrokerError as exc:
+        log.warning("login of %r refused by RabbitMQ or not checked: %s", name, exc)
+        return None
+    return url
+
+
+def is_admin(name: str) -> bool:
+    from senders import broadcast
+
+    from ...stages.service import make_directory
+
+    try:
+        broadcast.check_admin(name, make_directory(site.properties())())
+    except broadcast.BroadcastRefused:
+        return False
+    return True
+
+
+@csrf_protect
+def login(request: HttpRequest) -> HttpResponse:
+    error = ""
+    name = ""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = ""
+    if request.method == "POST":
+        name = request.POST.get("username", "").strip()
+        password = request.POST.get("password", "")
+        url = proved_url(name, password) if name and password else None
+        if url is not None and is_admin(name):
+            request.session.cycle_key()
+            request.session[SESSION_KEY] = {"name": name, "broker_url": url}
+            log.info("admin %r logged in to the web app", name)
+            return secured(redirect(target or "omero_mail_index"))
+        time.sleep(REFUSED_PAUSE)
+        error = REFUSED
+    return secured(render(request, "omero_mail/login.html", {"error": error, "username": name, "next": target},
+                          status=403 if error else 200))
+
+
+@require_POST
+@csrf_protect
+def logout(request: HttpRequest) -> HttpResponse:
+    request.session.flush()
+    return secured(redirect("omero_mail_login"))
