@@ -82,6 +82,8 @@ DEFAULTS: dict[str, str] = {
     "omero.mail.broker.bridge-user": "omero-mail-bridge",
     "omero.mail.broker.replay-user": "omero-mail-replay",
     "omero.mail.broker.server-user": "omero-mail-server",
+    # The OMERO.web app's: broadcasts for whichever admin is logged in, with a session proof
+    "omero.mail.broker.webapp-user": "omero-mail-webapp",
     # Broker users allowed to broadcast as another OMERO admin than their own name: user:admin,...
     "omero.mail.broadcast.users": "",
     # The admin's own broker password for `omero-mail broadcast` (else asked on the terminal)

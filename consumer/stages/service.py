@@ -34,7 +34,8 @@ from .health import Depths, Health, MonitoringServer, application
 from .metrics import Metrics, QueueDepths
 from .rules import RulesStage
 from ..memory.state import RulesState
-from ..access.trust import CHECK, Trust, broker_user
+from ..access.sessions import omero_sessions
+from ..access.trust import CHECK, WEBAPP_USER, Trust, broker_user
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,11 @@ class Service:
             )
             self.rules.on_event = self.metrics.on_event
             self.rules.trust = trust
+            self.rules.sessions = omero_sessions(settings.directory)
+            if trust.checked:
+                log.info("the web app's broadcasts (%s %s): %s", WEBAPP_USER, trust.webapp_user,
+                         f"checked against {self.rules.sessions}" if self.rules.sessions
+                         else "refused, no OMERO database to check their session proofs in")
             subscriptions.append(Subscription(topo.EVENTS_QUEUE, self.rules.handle, prefetch))
             flood = flood_control(settings.flood, url)
             flood.on_unguarded = self.metrics.on_flood_unguarded

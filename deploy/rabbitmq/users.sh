@@ -25,6 +25,11 @@ rabbitmqctl add_user 'omero-mail-server'
 rabbitmqctl set_permissions -p '/' 'omero-mail-server' '^$' '^(omero\.events)$' '^$'
 rabbitmqctl set_topic_permissions -p '/' 'omero-mail-server' 'omero.events' '^(server\.startup|server\.shutdown)$' '^$'
 
+rabbitmqctl add_user 'omero-mail-webapp'
+rabbitmqctl set_permissions -p '/' 'omero-mail-webapp' '^(omero\.mail\.broadcasts|omero\.mail\.broadcast\..+)$' '^(omero\.events|omero\.mail\.results|omero\.mail\.broadcasts|omero\.mail\.broadcast\..+)$' '^(omero\.mail\.results|omero\.mail\.broadcasts|omero\.mail\.broadcast\..+)$'
+rabbitmqctl set_topic_permissions -p '/' 'omero-mail-webapp' 'omero.events' '^(admin\.broadcast)$' '^$'
+rabbitmqctl set_topic_permissions -p '/' 'omero-mail-webapp' 'omero.mail.results' '^[^.]+\.queued$' '.*'
+
 rabbitmqctl add_user 'root'
 rabbitmqctl set_permissions -p '/' 'root' '^(omero\.mail\.broadcasts|omero\.mail\.broadcast\..+)$' '^(omero\.events|omero\.mail\.results|omero\.mail\.broadcasts|omero\.mail\.broadcast\..+)$' '^(omero\.mail\.results|omero\.mail\.broadcasts|omero\.mail\.broadcast\..+)$'
 rabbitmqctl set_topic_permissions -p '/' 'root' 'omero.events' '^(admin\.broadcast)$' '^$'
