@@ -118,7 +118,7 @@ def _inside_omero_web(view):
 
     @functools.wraps(view)
     def as_omero_admin(request: HttpRequest, *args, conn=None, url=None, server_id=None, **kwargs):
-        from senders.broadcast import session_proof  # type: ignore[attr-defined]  # the session-proof branch
+        from events.session_proof import session_proof
 
         if conn is None or not conn.isAdmin():
             return secured(HttpResponseForbidden("Only OMERO admins may use omero-mail's pages."))
