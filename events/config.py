@@ -102,6 +102,9 @@ DEFAULTS: dict[str, str] = {
     "omero.mail.metrics.port": "",
     "omero.mail.metrics.host": "127.0.0.1",
     "omero.mail.health.stuck-after": "5m",
+    # How often each consumer process reports what it did to omero.mail.activity, for the
+    # web app's Health page (consumer/stages/activity.py); 0 = no reports
+    "omero.mail.activity.interval": "1m",
     "omero.mail.queue.policies": "false",
     "omero.mail.flood.window": "10m",
     "omero.mail.flood.threshold": "3",

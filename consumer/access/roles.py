@@ -85,9 +85,11 @@ def _stage(user: str, topology: topo.Topology, consumes: Sequence[str]) -> Grant
 
 
 def _admin(user: str) -> Grant:
+    """An admin broadcasts and follows its broadcasts; the web app's Health page reads the
+    stages' activity reports as the admin (a read gives each report back at once)."""
     return Grant(user, configure=BROADCAST_QUEUES,
                  write=(*names([topo.EVENTS_EXCHANGE, topo.RESULTS_EXCHANGE]), *BROADCAST_QUEUES),
-                 read=(*names([topo.RESULTS_EXCHANGE]), *BROADCAST_QUEUES),
+                 read=(*names([topo.RESULTS_EXCHANGE, topo.ACTIVITY_QUEUE]), *BROADCAST_QUEUES),
                  topics=((topo.EVENTS_EXCHANGE, pattern(names(ADMIN_EVENTS)), "^$"),
                          # Only a broadcast's first outcome, "queued"; the stages report the rest.
                          (topo.RESULTS_EXCHANGE, r"^[^.]+\.queued$", ".*")))

@@ -152,6 +152,8 @@ class RulesStage(Worker[Duplicate | Waiting]):
         #: the service; None = no OMERO database, so the web app's broadcasts are refused.
         self.sessions: SessionCheck | None = None
         self._caught_up_for: str | None = None
+        #: Observer of each event taken, valid and trusted (its activity report: consumer/stages/activity.py).
+        self.on_taken: Callable[[Event], None] = lambda event: None
         if not enabled:
             log.warning("omero.mail.config is false: event senders send nothing "
                         "(admin broadcasts and web error reports still go out)")
@@ -191,6 +193,7 @@ class RulesStage(Worker[Duplicate | Waiting]):
             return Requeue()
         if refusal:
             return Parked(topo.INVALID_QUEUE, f"refused: {refusal}", untrusted=delivery.user_id or "")
+        self.on_taken(event)
         if self.state is not None:
             if delivery.consumer_tag != self._caught_up_for and not self._catch_up(self.state, delivery):
                 time.sleep(STATE_RETRY_PAUSE)

@@ -111,16 +111,37 @@ def queue_depths(url: str, queues: Iterable[str]) -> dict[str, int]:
     depths = {}
     connection = pika.BlockingConnection(parameters(url, name="omero-mail depths"))
     try:
-        for name in queues:
-            channel = connection.channel()
-            try:
-                depths[name] = channel.queue_declare(name, passive=True).method.message_count
-                channel.close()
-            except pika.exceptions.ChannelClosedByBroker:
-                depths[name] = 0
+        for name, counted in _counted(connection, queues):
+            depths[name] = counted[0] if counted else 0
     finally:
         connection.close()
     return depths
+
+
+def queue_counts(url: str, queues: Iterable[str]) -> dict[str, tuple[int, int] | None]:
+    """(messages ready, consumers) of each queue, None for one that does not exist; on one
+    connection (passive declares: nothing is created, and no permission is needed)."""
+    connection = _connect(url, "omero-mail depths")
+    try:
+        return dict(_counted(connection, queues))
+    except pika.exceptions.AMQPError as exc:
+        raise BrokerError(f"cannot count the queues' messages: {describe(exc)}") from None
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
+def _counted(connection: pika.BlockingConnection, queues: Iterable[str]):
+    """(name, (messages ready, consumers) or None) for each queue."""
+    for name in queues:
+        channel = connection.channel()
+        try:
+            method = channel.queue_declare(name, passive=True).method
+        except pika.exceptions.ChannelClosedByBroker:
+            yield name, None
+            continue
+        channel.close()
+        yield name, (method.message_count, method.consumer_count)
 
 
 def consumer_count(url: str, queue: str) -> int:
