@@ -96,6 +96,10 @@ DEFAULTS: dict[str, str] = {
     "omero.mail.web.host": "127.0.0.1",
     "omero.mail.web.port": "4080",
     "omero.mail.web.broker.url": "",
+    # The web app's parking pages: the login each lot is read and replayed with, as `failed` and
+    # `invalid` are given theirs (empty: omero.mail.broker.url, the commands' rule)
+    "omero.mail.web.failed.broker.url": "",
+    "omero.mail.web.invalid.broker.url": "",
     # OMERO.web's, for the web error sender
     "omero.web.admins": "[]",
     "omero.web.admins.email_subject_prefix": "[OMERO.web - admin notification]",

@@ -149,6 +149,10 @@ def log_in(driver, app: WebApp, name: str = ADMIN, password: str = PASSWORD) -> 
     driver.find_element(By.ID, "username").send_keys(name)
     driver.find_element(By.ID, "password").send_keys(password)
     driver.find_element(By.ID, "login").click()
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # The click returns before the next page: wait for it, or the test's next step races it.
+    WebDriverWait(driver, 15).until(lambda d: "/login/" not in d.current_url or d.find_elements(By.CLASS_NAME, "error"))
 
 
 def screenshot(driver, name: str) -> None:

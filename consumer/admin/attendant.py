@@ -56,10 +56,11 @@ class Attendant:
     trust: Trust
 
     @classmethod
-    def of(cls, props, lot: str) -> "Attendant":
-        """The attendant of lot ``failed`` or ``invalid``, with the process's broker login."""
-        return cls(parking.FAILED if lot == "failed" else parking.INVALID, props["omero.mail.broker.url"],
-                   Trust.from_properties(props))
+    def of(cls, props, lot: str, url_key: str = "") -> "Attendant":
+        """The attendant of lot ``failed`` or ``invalid``, with the process's broker login, or with the
+        login of property ``url_key`` where it is set (the web app's, one per lot)."""
+        url = (props[url_key].strip() if url_key else "") or props["omero.mail.broker.url"]
+        return cls(parking.FAILED if lot == "failed" else parking.INVALID, url, Trust.from_properties(props))
 
     def entries(self) -> list[parking.Entry]:
         """An entry per parked message, all given back before this returns."""

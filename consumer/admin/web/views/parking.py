@@ -44,7 +44,7 @@ ACTIONS = {"replay": "replayed", "purge": "purged"}
 
 
 def attendant(lot: str) -> Attendant:
-    return Attendant.of(site.properties(), lot)
+    return Attendant.of(site.properties(), lot, url_key=f"omero.mail.web.{lot}.broker.url")
 
 
 SNAPSHOTS = Snapshots(lambda lot: attendant(lot).entries())
