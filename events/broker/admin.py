@@ -32,7 +32,8 @@ READ_PAUSE = 0.5
 def _connect(url: str, name: str) -> pika.BlockingConnection:
     try:
         return pika.BlockingConnection(parameters(url, name=name))
-    except pika.exceptions.AMQPError as exc:
+    # A host name that does not resolve (a stopped container, DNS) is a socket error, not pika's.
+    except (pika.exceptions.AMQPError, OSError) as exc:
         raise BrokerError(f"cannot connect to RabbitMQ at {redacted(url)}: {describe(exc)}") from None
 
 
@@ -111,7 +112,7 @@ def refusal(code: int, text: str) -> str:
 def queue_depths(url: str, queues: Iterable[str]) -> dict[str, int]:
     """Messages ready in each queue (passive declare: nothing is created)."""
     depths = {}
-    connection = pika.BlockingConnection(parameters(url, name="omero-mail depths"))
+    connection = _connect(url, "omero-mail depths")
     try:
         for name, counted in _counted(connection, queues):
             depths[name] = counted[0] if counted else 0

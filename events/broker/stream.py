@@ -36,7 +36,7 @@ def catch_up(url: str, stream: str, start: int | datetime, on_record: Callable[[
     token = uuid.uuid4().hex
     try:
         connection = pika.BlockingConnection(parameters(url, name=name))
-    except pika.exceptions.AMQPError as exc:
+    except (pika.exceptions.AMQPError, OSError) as exc:
         raise BrokerError(f"cannot connect to RabbitMQ at {redacted(url)}: {describe(exc)}") from None
     try:
         channel = connection.channel()
