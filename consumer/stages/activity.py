@@ -50,6 +50,8 @@ PUBLISH_TIMEOUT = 5.0
 STOP_CHECK = 0.5
 #: The email outcomes a report counts.
 COUNTED = (outcomes.SENT, outcomes.FAILED, outcomes.RETRYING)
+#: Above any count or time a report may hold (as epoch seconds, the year 5138); NaN is never below it.
+LATEST = 1e11
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,12 @@ class Report:
             return None
         numbers = (report.since, report.at, report.interval, report.sent, report.failed, report.retrying,
                    report.events, report.invalid)
-        return report if all(isinstance(n, (int, float)) for n in numbers) else None
+        bridge = tuple(asdict(report.bridge).values()) if report.bridge else ()
+        # The page keys processes by these, and turns each time into a clock time: anything else
+        # (a list, text, a year beyond any clock) would break it for as long as the queue keeps the report.
+        sound = (isinstance(report.process, str) and isinstance(report.host, str)
+                 and all(isinstance(n, (int, float)) and 0 <= n < LATEST for n in (*numbers, *bridge)))
+        return report if sound else None
 
 
 @dataclass
