@@ -94,6 +94,15 @@ def _text(value) -> str:
     return "" if value is None else str(value)
 
 
+def _count(value) -> int:
+    """An attempt count as parked; 0 for anything else: an invalid event keeps the headers its
+    publisher wrote, and one bad value must not keep a whole lot from being listed."""
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
 def _dead_letter_reason(headers: dict) -> str:
     """Why RabbitMQ dead-lettered it (a quorum queue's delivery limit), when we did not park it."""
     deaths = headers.get("x-death") or []
@@ -146,7 +155,7 @@ def entry(parked: Parked, trust: Trust = UNCHECKED) -> Entry:
         sender=_text(headers.get(outcomes.SENDER) or body.get("sender") or (routing_key(parked) if is_event else "")),
         recipient=_text(headers.get(outcomes.RECIPIENT) or body.get("to") or ""),
         subject=_text(body.get("subject") or ""),
-        attempts=int(headers.get(outcomes.ATTEMPTS) or 0),
+        attempts=_count(headers.get(outcomes.ATTEMPTS)),
         error=_text(headers.get(outcomes.REASON)) or _dead_letter_reason(headers),
         untrusted=distrust(parked, trust),
     )
