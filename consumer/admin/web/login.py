@@ -26,6 +26,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 
+from senders.directory import DirectoryError
+
 from . import site
 from .access import SESSION_KEY, secured
 
@@ -78,19 +80,27 @@ def login(request: HttpRequest) -> HttpResponse:
     target = request.POST.get("next") or request.GET.get("next") or ""
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = ""
+    status = 200
     if request.method == "POST":
         name = request.POST.get("username", "").strip()
         password = request.POST.get("password", "")
         url = proved_url(name, password) if name and password else None
-        if url is not None and is_admin(name):
-            request.session.cycle_key()
-            request.session[SESSION_KEY] = {"name": name, "broker_url": url}
-            log.info("admin %r logged in to the web app", name)
-            return secured(redirect(target or "omero_mail_index"))
-        time.sleep(REFUSED_PAUSE)
-        error = REFUSED
+        try:
+            admitted = url is not None and is_admin(name)
+        except DirectoryError as exc:
+            # The password was right; whether the name is an admin's cannot be told now (the database is down).
+            log.warning("login of %r not checked: %s", name, exc)
+            error, status = f"Not logged in: {exc}", 503
+        else:
+            if admitted:
+                request.session.cycle_key()
+                request.session[SESSION_KEY] = {"name": name, "broker_url": url}
+                log.info("admin %r logged in to the web app", name)
+                return secured(redirect(target or "omero_mail_index"))
+            time.sleep(REFUSED_PAUSE)
+            error, status = REFUSED, 403
     return secured(render(request, "omero_mail/login.html", {"error": error, "username": name, "next": target},
-                          status=403 if error else 200))
+                          status=status))
 
 
 @require_POST
