@@ -21,6 +21,7 @@ import time
 from urllib.parse import unquote, urlsplit
 
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import rotate_token
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_protect
@@ -93,7 +94,9 @@ def login(request: HttpRequest) -> HttpResponse:
             error, status = f"Not logged in: {exc}", 503
         else:
             if admitted:
+                # A new session and a new CSRF token: neither one planted before the login survives it.
                 request.session.cycle_key()
+                rotate_token(request)
                 request.session[SESSION_KEY] = {"name": name, "broker_url": url}
                 log.info("admin %r logged in to the web app", name)
                 return secured(redirect(target or "omero_mail_index"))
