@@ -207,7 +207,10 @@ def parse_since(text: str) -> datetime:
     """``2026-11-23``, ``2026-11-23T10:00``, or an age such as ``30m``, ``2h`` (that long ago)."""
     text = text.strip()
     if re.fullmatch(r"\d+\s*(ms|s|m|h)?", text):
-        return datetime.now(timezone.utc) - timedelta(milliseconds=parse_duration_ms(text))
+        try:
+            return datetime.now(timezone.utc) - timedelta(milliseconds=parse_duration_ms(text))
+        except OverflowError:
+            raise ValueError(f"an age beyond any date: {text!r} (use e.g. 2h)") from None
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
