@@ -4,7 +4,7 @@ The rules stage checks that the admin's session was live at the event's ``occurr
 ``occurred_at`` is the publisher's to write. So a session key that OMERO closed long ago (kept
 in OMERO.web's session store, a browser, a backup: OMERO never deletes its ``session`` rows)
 with the web app's broker password still proves a broadcast today, dated back to when that
-session was open. README ("Why it is safe") says a session that had ended proves nothing.
+session was open. Fixed: a web app broadcast older than omero.mail.dedupe.window is refused.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ from .test_identities import (BROADCAST, accounts, grant_sessions, omero, omero_
 pytestmark = pytest.mark.private_broker
 
 
-@pytest.mark.xfail(strict=True, reason="review finding: occurred_at is not bounded, so a closed session proves "
-                                       "a back-dated broadcast (not fixed: a design choice for the integrator)")
 def test_a_session_closed_a_month_ago_proves_no_broadcast_dated_back_to_when_it_was_open(
         site, omero, make_service, smtp_server):  # noqa: F811
     grant_sessions(omero)

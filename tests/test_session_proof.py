@@ -98,6 +98,31 @@ def test_the_web_apps_broadcast_with_the_proof_of_a_live_session_of_its_admin_is
     assert sessions.asked == [("root", event.data[FIELD], content_digest(event), event.occurred_at)]
 
 
+def dated(age: timedelta):
+    """A proved broadcast of root's made ``age`` ago (negative: ahead of the clock)."""
+    from datetime import datetime, timezone
+
+    event = broadcast("root")
+    event = replace(event, occurred_at=datetime.now(timezone.utc) - age)
+    return published(with_session_proof(event, PROOF))
+
+
+def test_a_proved_web_app_broadcast_older_than_the_dedupe_window_is_refused_whatever_the_session():
+    sessions = Sessions(("root", KEY))
+    refusal = CHECKED.refuses_event(dated(timedelta(hours=25)), "admin.broadcast", WEBAPP, sessions)
+    assert "is trusted only within omero.mail.dedupe.window of being made (24h)" in refusal
+    assert sessions.asked == []
+
+
+def test_a_proved_web_app_broadcast_dated_ahead_of_the_clock_is_refused():
+    refusal = CHECKED.refuses_event(dated(timedelta(minutes=-10)), "admin.broadcast", WEBAPP, Sessions(("root", KEY)))
+    assert "not ahead of the clock" in refusal
+
+
+def test_a_proved_web_app_broadcast_made_within_the_window_is_trusted():
+    assert CHECKED.refuses_event(dated(timedelta(hours=23)), "admin.broadcast", WEBAPP, Sessions(("root", KEY))) is None
+
+
 def test_the_web_apps_broadcast_proved_with_another_admins_session_is_refused():
     event = published(with_session_proof(broadcast("alice"), PROOF))
     refusal = CHECKED.refuses_event(event, "admin.broadcast", WEBAPP, Sessions(("root", KEY)))

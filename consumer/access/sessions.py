@@ -19,17 +19,14 @@ is no checker, and the web app's broadcasts are refused. A database error is no 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import psycopg
 
 from events.omerodb import connect, describe, reason
 from events.settings import DirectorySettings
 
-from .trust import SessionsUnavailable
-
-#: How far OMERO.web's clock (which stamps ``occurred_at``) may be from OMERO's (which stamps the session).
-CLOCK_SKEW = timedelta(minutes=5)
+from .trust import CLOCK_SKEW, SessionsUnavailable
 
 LIVE_SESSION = """
     select 1

@@ -24,14 +24,14 @@ nothing, and the consumer says so at start.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Mapping
 from urllib.parse import unquote, urlsplit
 
 from events.schemas import Event
 from events.session_proof import FIELD as PROOF, content_digest, is_digest
 # Parsed in one place with every typed property (events/settings.py checks it at start).
-from events.values import name_pairs as acting_for
+from events.values import name_pairs as acting_for, seconds
 
 CHECK = "omero.mail.broker.check-publishers"
 ACTS_FOR = "omero.mail.broadcast.users"
@@ -40,6 +40,15 @@ WEBAPP_USER = "omero.mail.broker.webapp-user"
 #: Whether a session of the admin (omeName), with this proof of this event's content digest,
 #: was live at that moment; raises :class:`SessionsUnavailable` when it cannot tell.
 SessionCheck = Callable[[str, str, str, datetime], bool]
+
+
+#: How far OMERO.web's clock (which stamps ``occurred_at``) may be from OMERO's and the rules stage's.
+CLOCK_SKEW = timedelta(minutes=5)
+DEDUPE_WINDOW = "omero.mail.dedupe.window"
+
+
+def _hours(age: timedelta) -> str:
+    return f"{age.total_seconds() / 3600:g}h"
 
 
 class SessionsUnavailable(Exception):
@@ -61,12 +70,16 @@ class Trust:
     delivery_user: str = ""
     acts_for: Mapping[str, frozenset[str]] = field(default_factory=dict)
     webapp_user: str = ""
+    #: How old a web app broadcast may be when planned: the duplicate filter's window, within
+    #: which a second copy of it is folded (``omero.mail.dedupe.window``).
+    webapp_max_age: timedelta = timedelta(hours=24)
 
     @classmethod
     def from_properties(cls, props) -> "Trust":
         return cls(checked=props.bool(CHECK), rules_user=props["omero.mail.broker.rules-user"],
                    delivery_user=props["omero.mail.broker.delivery-user"], acts_for=props.typed(ACTS_FOR, acting_for),
-                   webapp_user=props[WEBAPP_USER].strip())
+                   webapp_user=props[WEBAPP_USER].strip(),
+                   webapp_max_age=timedelta(seconds=props.typed(DEDUPE_WINDOW, seconds)))
 
     def may_broadcast_as(self, user: str | None, admin: str | None) -> bool:
         if not user or not admin:
@@ -83,7 +96,7 @@ class Trust:
             return (f"an event of type {event.type!r} published with routing key {routing_key!r} "
                     f"(broker user {user_id!r}): the broker checked the key, not the type")
         if event.type == "admin.broadcast" and self.webapp_user and user_id == self.webapp_user:
-            return refuses_webapp_broadcast(event, user_id, sessions)
+            return refuses_webapp_broadcast(event, user_id, sessions, self.webapp_max_age)
         if event.type == "admin.broadcast":
             requested_by = event.data.get("requested_by")
             if not self.may_broadcast_as(user_id, requested_by):
@@ -107,13 +120,18 @@ class Trust:
         return None
 
 
-def refuses_webapp_broadcast(event: Event, user_id: str, sessions: SessionCheck | None) -> str | None:
+def refuses_webapp_broadcast(event: Event, user_id: str, sessions: SessionCheck | None,
+                             max_age: timedelta = timedelta(hours=24), now: datetime | None = None) -> str | None:
     """Why a broadcast of the web app's broker user must not be planned, or None.
 
     That user publishes for every admin, so it may broadcast as ``requested_by`` only with the
     proof of a session of theirs live at ``occurred_at`` (``omero.mail.broadcast.users`` does
     not widen it); whether ``requested_by`` is an admin at all is the planner's check, as for
-    every broadcast.
+    every broadcast. ``occurred_at`` is the publisher's to write, so it must also be recent:
+    no older than ``max_age`` (the duplicate filter's window, within which a copy of the same
+    event is folded) and not in the future beyond :data:`CLOCK_SKEW`. Otherwise a session key
+    OMERO closed long ago would prove a broadcast dated back to when it was open, and a proved
+    event captured once could be sent again after the window.
     """
     admin = event.data.get("requested_by")
     who = f"broker user {user_id!r} (the web app, {WEBAPP_USER})"
@@ -121,6 +139,11 @@ def refuses_webapp_broadcast(event: Event, user_id: str, sessions: SessionCheck 
         return f"{who}: no requesting user (requested_by)"
     if not is_digest(event.data.get(PROOF)):
         return f"{who} may broadcast as {admin!r} only with the proof of their OMERO session ({PROOF}), and sent none"
+    now = now or datetime.now(timezone.utc)
+    if event.occurred_at < now - max_age or event.occurred_at > now + CLOCK_SKEW:
+        return (f"{who}: a broadcast made at {event.occurred_at.isoformat()} is trusted only within "
+                f"{DEDUPE_WINDOW} of being made ({_hours(max_age)}) and not ahead of the clock; "
+                "the admin may send it again from the Email page")
     if sessions is None:
         return (f"{who} may broadcast as {admin!r} only with a session proof checked in OMERO's database, and this "
                 "rules stage reads none (omero.mail.directory.backend=postgres, omero.db.*)")

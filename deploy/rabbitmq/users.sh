@@ -26,7 +26,7 @@ rabbitmqctl set_permissions -p '/' 'omero-mail-server' '^$' '^(omero\.events)$' 
 rabbitmqctl set_topic_permissions -p '/' 'omero-mail-server' 'omero.events' '^(server\.startup|server\.shutdown)$' '^$'
 
 rabbitmqctl add_user 'omero-mail-webapp'
-rabbitmqctl set_permissions -p '/' 'omero-mail-webapp' '^(omero\.mail\.broadcasts|omero\.mail\.broadcast\..+)$' '^(omero\.events|omero\.mail\.results|omero\.mail\.broadcasts|omero\.mail\.broadcast\..+)$' '^(omero\.mail\.results|omero\.mail\.broadcasts|omero\.mail\.broadcast\..+)$'
+rabbitmqctl set_permissions -p '/' 'omero-mail-webapp' '^(omero\.mail\.broadcasts|omero\.mail\.broadcast\..+)$' '^(omero\.events|omero\.mail\.results|omero\.mail\.broadcasts|omero\.mail\.broadcast\..+)$' '^(omero\.mail\.results|omero\.mail\.activity|omero\.mail\.broadcasts|omero\.mail\.broadcast\..+)$'
 rabbitmqctl set_topic_permissions -p '/' 'omero-mail-webapp' 'omero.events' '^(admin\.broadcast)$' '^$'
 rabbitmqctl set_topic_permissions -p '/' 'omero-mail-webapp' 'omero.mail.results' '^[^.]+\.queued$' '.*'
 
