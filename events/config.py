@@ -95,6 +95,8 @@ DEFAULTS: dict[str, str] = {
     # broker URL the app publishes broadcasts with inside OMERO.web (its own broker user)
     "omero.mail.web.host": "127.0.0.1",
     "omero.mail.web.port": "4080",
+    # Cookies only over HTTPS (set it when the app is served behind TLS)
+    "omero.mail.web.secure-cookies": "false",
     "omero.mail.web.broker.url": "",
     # The web app's parking pages: the login each lot is read and replayed with, as `failed` and
     # `invalid` are given theirs (empty: omero.mail.broker.url, the commands' rule)

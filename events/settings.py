@@ -115,6 +115,8 @@ class WebSettings:
     host: str
     port: int
     broker_url: str = field(repr=False)
+    #: The session and CSRF cookies only over HTTPS.
+    secure_cookies: bool = False
 
 
 @dataclass(frozen=True)
@@ -291,7 +293,8 @@ def bridge_options(props: Properties) -> BridgeOptions:
 
 def web_settings(props: Properties) -> WebSettings:
     return WebSettings(host=props["omero.mail.web.host"].strip(), port=props.typed("omero.mail.web.port", values.port),
-                       broker_url=props["omero.mail.web.broker.url"].strip())
+                       broker_url=props["omero.mail.web.broker.url"].strip(),
+                       secure_cookies=props.typed("omero.mail.web.secure-cookies", values.boolean))
 
 
 def read_settings(props: Properties) -> Settings:

@@ -78,3 +78,9 @@ def test_an_admin_logs_in_from_a_real_browser(web_app, browser):
     log_in(browser, app)
     assert browser.current_url.endswith("/email/")
     screenshot(browser, "login")
+
+
+def test_cookies_are_secure_only_when_the_site_says_it_serves_https(web_app):
+    _, plain, _ = Client(web_app()).get("login/")
+    _, secure, _ = Client(web_app(**{"omero__mail__web__secure-cookies": "true"})).get("login/")
+    assert "Secure" not in plain["Set-Cookie"] and "Secure" in secure["Set-Cookie"]

@@ -9,14 +9,19 @@ configured broker URL, so the login asks for that URL's password. Either way the
 be an OMERO admin in the directory the consumer reads (``senders.broadcast.check_admin``).
 
 The proved broker URL stays in the server-side session, in this process's memory only
-(``standalone.py``): never in a cookie, a file or a log. A refused login waits a second
-before answering, so guessing costs time; what was wrong is not told (name or password).
+(``standalone.py``): never in a cookie, a file or a log. What was wrong is not told (name or
+password). Guessing is bounded per name and client address (:class:`Throttle`): after
+:data:`ATTEMPTS` refused logins within :data:`WINDOW` seconds, the next ones are answered 429
+at once, without asking RabbitMQ, until the window has passed; a refused login also waits
+half a second, which holds one of the server's threads, so the bound, not the pause, is
+what limits guessing.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+import threading
 import time
 from urllib.parse import unquote, urlsplit
 
@@ -33,7 +38,47 @@ from . import site
 from .access import SESSION_KEY, secured
 
 log = logging.getLogger(__name__)
-REFUSED_PAUSE = 1.0
+REFUSED_PAUSE = 0.5
+#: Refused logins a name may have from one client address within WINDOW seconds.
+ATTEMPTS = 5
+WINDOW = 60.0
+THROTTLED = "Not logged in: too many refused logins for this name from here; wait a minute."
+
+
+class Throttle:
+    """Logins per (name, client address) over the last WINDOW seconds, in this process.
+
+    An attempt is counted when it starts (:meth:`attempt`), so logins arriving together cannot
+    all pass the bound before any of them is refused; one that succeeds is taken back
+    (:meth:`admitted`), so only refused ones count.
+    """
+
+    def __init__(self, attempts: int = ATTEMPTS, window: float = WINDOW):
+        self.attempts, self.window = attempts, window
+        self._lock = threading.Lock()
+        self._counted: dict[tuple[str, str], list[float]] = {}
+
+    def attempt(self, name: str, address: str) -> float | None:
+        """The attempt's mark, or None when the bound is reached (refuse without checking)."""
+        with self._lock:
+            now = time.monotonic()
+            recent = [at for at in self._counted.get((name, address), []) if now - at < self.window]
+            if len(recent) >= self.attempts:
+                self._counted[(name, address)] = recent
+                return None
+            self._counted[(name, address)] = [*recent, now]
+            return now
+
+    def admitted(self, name: str, address: str, mark: float) -> None:
+        with self._lock:
+            counted = self._counted.get((name, address), [])
+            if mark in counted:
+                counted.remove(mark)
+            if not counted:
+                self._counted.pop((name, address), None)
+
+
+THROTTLE = Throttle()
 REFUSED = "Not logged in: the name or the password is wrong, or the name is not an OMERO admin's."
 
 
@@ -85,6 +130,12 @@ def login(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         name = request.POST.get("username", "").strip()
         password = request.POST.get("password", "")
+        address = request.META.get("REMOTE_ADDR", "")
+        mark = THROTTLE.attempt(name, address)
+        if mark is None:
+            log.warning("login of %r from %s refused unchecked: %d refused within %gs", name, address, ATTEMPTS, WINDOW)
+            return secured(render(request, "omero_mail/login.html",
+                                  {"error": THROTTLED, "username": name, "next": target}, status=429))
         url = proved_url(name, password) if name and password else None
         try:
             admitted = url is not None and is_admin(name)
@@ -94,6 +145,7 @@ def login(request: HttpRequest) -> HttpResponse:
             error, status = f"Not logged in: {exc}", 503
         else:
             if admitted:
+                THROTTLE.admitted(name, address, mark)
                 # A new session and a new CSRF token: neither one planted before the login survives it.
                 request.session.cycle_key()
                 rotate_token(request)

@@ -3,8 +3,8 @@
 No database: sessions live in this process's memory (``LocMemCache``), which is where the
 login keeps the admin's proved broker URL; a restart logs everyone out, and nothing of a
 login ever reaches a disk. The secret key is new at every start for the same reason.
-Cookies are HttpOnly and SameSite=Lax; ``Secure`` follows ``omero.mail.web.https`` for a site
-that serves the app behind TLS. Hosts other than the configured one and localhost are
+Cookies are HttpOnly and SameSite=Lax; ``Secure`` follows ``omero.mail.web.secure-cookies``,
+for a site that serves the app behind TLS. Hosts other than the configured one and localhost are
 refused (``ALLOWED_HOSTS``), so a DNS rebinding page cannot reach the app by another name.
 """
 
@@ -23,6 +23,10 @@ def configure(config_files: Sequence[str], omero_config: str | None, host: str) 
 
     if settings.configured:
         return
+    from events.config import load
+    from events.settings import web_settings
+
+    secure = web_settings(load(config_files=config_files, omero_config=omero_config)).secure_cookies
     settings.configure(
         DEBUG=False,
         SECRET_KEY=secrets.token_urlsafe(50),
@@ -50,6 +54,8 @@ def configure(config_files: Sequence[str], omero_config: str | None, host: str) 
         SESSION_COOKIE_AGE=8 * 3600,
         CSRF_COOKIE_HTTPONLY=True,
         CSRF_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        CSRF_COOKIE_SECURE=secure,
         X_FRAME_OPTIONS="DENY",
         SECURE_CONTENT_TYPE_NOSNIFF=True,
         SECURE_REFERRER_POLICY="same-origin",
