@@ -10,8 +10,10 @@ it was last read (RabbitMQ's ``x-expires``), so ``broadcast status ID`` works da
 
 The command also publishes a ``queued`` outcome first, so a known broadcast's queue is
 never empty, and so that ``omero.mail.broadcasts`` (the last 1,000 broadcasts' ``queued``
-outcomes) can answer ``broadcast status`` with an ID prefix, as ``failed show`` takes one.
-``status`` only reads: for an unknown ID it creates nothing.
+outcomes) can answer ``broadcast status`` with an ID prefix, as ``failed show`` takes one,
+and list the recent broadcasts in the web app: that outcome carries the subject, the
+requester, the recipients in a few words and the Cc and Bcc counts (one without them, from
+an older command, still counts). ``status`` only reads: for an unknown ID it creates nothing.
 
 Reading never removes anything, and never hides anything from another reader for longer
 than one read of the queue: ``status`` reads it with ``events.broker.QueueBrowser``, which
@@ -29,6 +31,7 @@ import dataclasses
 import json
 import threading
 from dataclasses import dataclass, field
+from typing import Callable, TypeVar
 
 from events import topology as topo
 from events.broker import Follower, Message, QueueBrowser, declare_topology, existing_queues
@@ -38,6 +41,7 @@ from .. import outcomes
 
 INDEX_LENGTH = 1000
 QUEUED = "queued"
+T = TypeVar("T")
 
 
 def declare(url: str, topology: topo.Topology, event_id: str, expires_ms: int) -> None:
@@ -56,9 +60,10 @@ def declare(url: str, topology: topo.Topology, event_id: str, expires_ms: int) -
     ))
 
 
-def queued(event_id: str) -> Message:
-    """The first outcome of every broadcast, published by the command before the event."""
-    return outcomes.result(event_id, QUEUED)
+def queued(event_id: str, **fields) -> Message:
+    """The first outcome of every broadcast, published before the event; ``fields`` say what the
+    broadcasts page lists (subject, requested_by, recipients, the cc and bcc counts)."""
+    return outcomes.result(event_id, QUEUED, **fields)
 
 
 def find(url: str, given: str) -> list[str]:
@@ -92,14 +97,26 @@ class Tally:
     retrying: set[str] = field(default_factory=set)
     #: Why the rules stage refused the broadcast (it is parked in omero.mail.invalid).
     refused: str | None = None
+    #: The broadcast's ``queued`` outcome: its subject, requester and recipients.
+    queued: dict | None = None
+    #: Each email's recipient, by Message-ID, in the order their outcomes came.
+    recipients: dict[str, str] = field(default_factory=dict)
+    #: The last failure of each email that failed or waits for a retry: (attempts, the SMTP reply).
+    replies: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     def add(self, result: dict) -> None:
         outcome = result.get("outcome")
         mail = str(result.get("message_id") or "")
+        if outcome in (outcomes.SENT, outcomes.FAILED, outcomes.RETRYING) and result.get("recipient"):
+            self.recipients.setdefault(mail, str(result["recipient"]))
+        if outcome in (outcomes.FAILED, outcomes.RETRYING):
+            self.replies[mail] = (_whole(result.get("attempts")), str(result.get("error") or ""))
         if outcome == outcomes.INVALID:
             self.refused = str(result.get("reason") or "refused")
         elif outcome == outcomes.PLANNED:
             self.planned = result
+        elif outcome == QUEUED:
+            self.queued = result
         elif outcome == outcomes.SENT:
             self.sent.add(mail)
         elif outcome == outcomes.FAILED:
@@ -116,8 +133,14 @@ class Tally:
         return self.failed - self.sent
 
     @property
+    def waiting_retry(self) -> set[str]:
+        """Emails not sent nor failed yet, whose last attempt was answered by a retry."""
+        return self.retrying - self.sent - self.failed
+
+    @property
     def done(self) -> int:
-        return len(self.sent | self.failed)
+        # The union's size without building it: ``sent`` may hold 20,000 IDs, read at every poll.
+        return len(self.sent) + len(self.failed_only)
 
     @property
     def finished(self) -> bool:
@@ -147,7 +170,7 @@ class Tally:
             lines.append(f"{len(self.failed_only)} emails failed (omero-mail failed list shows why)")
         pending = self.total - self.done
         if pending > 0:
-            retrying = len(self.retrying - self.sent - self.failed)
+            retrying = len(self.waiting_retry)
             waiting = f" ({retrying} waiting to be retried)" if retrying else ""
             lines.append(f"{pending} emails not sent yet{waiting}")
         return lines
@@ -185,7 +208,13 @@ class Reader:
     def snapshot(self) -> Tally:
         with self._lock:
             return dataclasses.replace(self.tally, sent=set(self.tally.sent), failed=set(self.tally.failed),
-                                       retrying=set(self.tally.retrying))
+                                       retrying=set(self.tally.retrying), recipients=dict(self.tally.recipients),
+                                       replies=dict(self.tally.replies))
+
+    def view(self, read: Callable[[Tally], T]) -> T:
+        """``read(tally)`` while no outcome is added: what a page shows, without copying the tally."""
+        with self._lock:
+            return read(self.tally)
 
     def start(self, timeout: float = 10.0) -> bool:
         """Start following; False if the outcomes could not be followed within ``timeout``."""
@@ -195,6 +224,13 @@ class Reader:
     def stop(self) -> None:
         self._follower.stop()
         self._thread.join(10)
+
+
+def _whole(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
 
 
 def read_all(url: str, event_id: str) -> Tally:
