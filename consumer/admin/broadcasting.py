@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 from events.broker.errors import PublishError
+from events.config import Properties
 from senders import broadcast
 from senders.directory import Directory
 
@@ -128,7 +129,7 @@ def named(request: Request, directory: Directory) -> Named:
     return result
 
 
-def check(request: Request, found: Named, props: Mapping[str, str], directory: Directory,
+def check(request: Request, found: Named, props: Properties, directory: Directory,
           acting_user: str | None) -> Ready:
     """SendEmailRequestI.init's checks in its order; BroadcastRefused with the reason, else the data.
 
@@ -158,7 +159,7 @@ def check(request: Request, found: Named, props: Mapping[str, str], directory: D
     return Ready(data, describe_recipients(data, directory))
 
 
-def check_acting_for(props: Mapping[str, str], acting_user: str, requested_by: str) -> None:
+def check_acting_for(props: Properties, acting_user: str, requested_by: str) -> None:
     """BroadcastRefused unless the broker user ``acting_user`` may broadcast as ``requested_by``."""
     from ..access.trust import ACTS_FOR, Trust
 
@@ -211,7 +212,7 @@ def _some(names: list[str]) -> str:
     return ", ".join(names[:NAMED_AT_MOST]) + f" and {len(names) - NAMED_AT_MOST} more"
 
 
-def queue(url: str, props, ready: Ready, event_id: str | None = None) -> str:
+def queue(url: str, props: Properties, ready: Ready, event_id: str | None = None) -> str:
     """Publish the broadcast (its results queue declared first); its ID once RabbitMQ confirmed it.
 
     Uncertain if the confirm never came; a refusal or a lost broker is BrokerError.

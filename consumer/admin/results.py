@@ -226,6 +226,72 @@ class Reader:
         self._thread.join(10)
 
 
+@dataclass(frozen=True)
+class Listed:
+    """A broadcast of ``omero.mail.broadcasts``, from its ``queued`` outcome ("" or 0 where an old one is silent)."""
+
+    event_id: str
+    at: str = ""
+    subject: str = ""
+    requested_by: str = ""
+    recipients: str = ""
+    cc: int = 0
+    bcc: int = 0
+
+    @classmethod
+    def of(cls, body: bytes) -> "Listed | None":
+        found = _body(body)
+        event_id = found.get("event_id")
+        if found.get("outcome") != QUEUED or not isinstance(event_id, str) or not event_id:
+            return None
+        text = {key: str(found.get(key) or "") for key in ("at", "subject", "requested_by", "recipients")}
+        return cls(event_id, **text, cc=_whole(found.get("cc")), bcc=_whole(found.get("bcc")))
+
+
+class Recent:
+    """The last :data:`INDEX_LENGTH` broadcasts, followed from ``omero.mail.broadcasts`` as they are queued.
+
+    Read whole once (a second or so for 1,000), then kept up to date from a queue of its own,
+    as :class:`Reader` follows one broadcast: a page lists them from memory.
+    """
+
+    def __init__(self, url: str):
+        self._listed: dict[str, Listed] = {}
+        self._lock = threading.Lock()
+        self._follower = Follower(url, topo.BROADCASTS_QUEUE, topo.RESULTS_EXCHANGE, topo.result_key("*", QUEUED),
+                                  self._on_body, name="omero-mail broadcasts")
+        self._thread = threading.Thread(target=self._follower.run, name="broadcasts-index", daemon=True)
+
+    @property
+    def error(self) -> str | None:
+        return self._follower.error
+
+    def _on_body(self, body: bytes) -> None:
+        listed = Listed.of(body)
+        if listed is None:
+            return
+        with self._lock:
+            # Queued again under its ID (after an uncertain publish), a broadcast is listed once, where it was.
+            self._listed.setdefault(listed.event_id, listed)
+            while len(self._listed) > INDEX_LENGTH:
+                del self._listed[next(iter(self._listed))]
+
+    def newest(self, start: int, count: int) -> tuple[list[Listed], int]:
+        """``count`` broadcasts from the ``start``-th newest, and how many there are."""
+        with self._lock:
+            listed = list(self._listed.values())
+        listed.reverse()
+        return listed[start:start + count], len(listed)
+
+    def start(self, timeout: float = 10.0) -> bool:
+        self._thread.start()
+        return self._follower.following.wait(timeout)
+
+    def stop(self) -> None:
+        self._follower.stop()
+        self._thread.join(10)
+
+
 def _whole(value) -> int:
     try:
         return int(value)
