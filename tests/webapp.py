@@ -149,6 +149,11 @@ def log_in(driver, app: WebApp, name: str = ADMIN, password: str = PASSWORD) -> 
     driver.find_element(By.ID, "username").send_keys(name)
     driver.find_element(By.ID, "password").send_keys(password)
     driver.find_element(By.ID, "login").click()
+    from .conftest import wait_for
+
+    # The click only starts the navigation: wait for its answer, the next page or the refusal.
+    wait_for(lambda: "/login/" not in driver.current_url or driver.find_elements(By.CSS_SELECTOR, ".error"),
+             what="the login to be answered")
 
 
 def screenshot(driver, name: str) -> None:

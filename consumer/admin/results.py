@@ -179,12 +179,13 @@ class Tally:
 class Reader:
     """Follow one broadcast's outcomes without taking or holding anything of its results queue."""
 
-    def __init__(self, url: str, event_id: str):
+    def __init__(self, url: str, event_id: str, gather: float = 0.0):
+        """``gather``: seconds between reads of what came (``events.broker.Follower``); 0 wakes for each."""
         self.tally = Tally()
         self._lock = threading.Lock()
         self._seen: set[tuple] = set()
         self._follower = Follower(url, topo.broadcast_queue(event_id), topo.RESULTS_EXCHANGE, f"{event_id}.#",
-                                  self._on_body, name="omero-mail broadcast results")
+                                  self._on_body, name="omero-mail broadcast results", gather=gather)
         self._thread = threading.Thread(target=self._follower.run, name="broadcast-results", daemon=True)
 
     @property

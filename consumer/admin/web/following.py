@@ -15,6 +15,7 @@ not, so closing a tab, logging out or restarting the web app changes nothing for
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Callable, Generic, Protocol, TypeVar
 
 from .. import results
 
+log = logging.getLogger(__name__)
 #: Seconds a broadcast's reader lives after its last poll; the index after its last listing.
 IDLE = 60.0
 INDEX_IDLE = 600.0
@@ -29,6 +31,8 @@ INDEX_IDLE = 600.0
 SETTLED_FOR, GOING_FOR = 30.0, 3.0
 #: Seconds the first poll waits for a reader to have read what its broadcast holds.
 START_TIMEOUT = 30.0
+#: Seconds a reader lets outcomes gather between two reads: the page polls every half second.
+GATHER = 0.25
 
 
 class Startable(Protocol):
@@ -86,6 +90,20 @@ class Kept(Generic[S]):
             raise Unreadable(entry.thing.error or "RabbitMQ did not answer in time")
         return entry.thing
 
+    def warm(self, key: str, make: Callable[[], S]) -> None:
+        """Start the thing kept under ``key`` in the background, if it is not kept yet."""
+        with self._lock:
+            if key in self._entries:
+                return
+
+        def started() -> None:
+            try:
+                self.use(key, make)
+            except Unreadable as exc:
+                log.warning("not read in the background: %s", exc)
+
+        threading.Thread(target=started, name="omero-mail-web-warm", daemon=True).start()
+
     def peek(self, key: str) -> S | None:
         """The thing kept under ``key`` if it is started, without counting this as a use."""
         with self._lock:
@@ -141,11 +159,16 @@ def exists(url: str, event_id: str) -> bool:
 
 def followed(url: str, event_id: str) -> results.Reader:
     """The shared reader of a broadcast whose outcomes are kept (check :func:`exists` first)."""
-    return readers.use(event_id, lambda: results.Reader(url, event_id))
+    return readers.use(event_id, lambda: results.Reader(url, event_id, gather=GATHER))
 
 
 def recent(url: str) -> results.Recent:
     return index.use("index", lambda: results.Recent(url))
+
+
+def warm_index(url: str) -> None:
+    """Read the index in the background (from the Email page), so the broadcasts page finds it read."""
+    index.warm("index", lambda: results.Recent(url))
 
 
 def read(url: str, event_id: str) -> results.Tally | None:

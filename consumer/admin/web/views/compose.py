@@ -23,7 +23,7 @@ from events.broker.errors import BrokerError
 from senders.broadcast import BroadcastRefused
 
 from ... import broadcasting
-from .. import site
+from .. import following, site
 from ..access import Admin, admin_of, admin_page
 from ..pages import page as render_page
 from .broadcasts import NOTES
@@ -47,6 +47,7 @@ def index(request):
 def page(request):
     if request.method == "POST":
         return _submit(request)
+    following.warm_index(admin_of(request).broker_url)
     return _form(request, {"mail_from": ""})
 
 
