@@ -150,6 +150,7 @@ def test_compose_a_broadcast_to_a_group_in_the_browser_and_watch_it_to_its_end(s
     browser.find_element(By.ID, "id_bcc").send_keys("z@example.org")
     browser.find_element(By.ID, "id_subject").send_keys("Maintenance tonight")
     browser.find_element(By.ID, "id_message").send_keys("OMERO stops at 22:00.")
+    browser.execute_script("window.scrollTo(0, 0)")
     screenshot(browser, "email")
     browser.find_element(By.ID, "send").click()
     wait_for(lambda: "/broadcasts/" in browser.current_url, what="the broadcast's page")
