@@ -169,6 +169,7 @@ def test_compose_a_broadcast_to_a_group_in_the_browser_and_watch_it_to_its_end(s
     for received in smtp_server.received:
         if received.rcpt_tos != ["z@example.org"]:
             assert b"z@example.org" not in received.data
+    assert all(m["Bcc"] is None for m in smtp_server.messages)
 
 
 def test_logging_out_mid_send_stops_no_email(site, make_service, people, browser, start_smtp):

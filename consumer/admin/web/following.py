@@ -135,11 +135,12 @@ class Kept(Generic[S]):
                         if entry.ready.is_set() and now - entry.used >= self.idle]
                 for key, _ in idle:
                     del self._entries[key]
-                if not self._entries:
+                done = not self._entries
+                if done:
                     self._sweeper = None
             for _, entry in idle:
                 entry.thing.stop()
-            if self._sweeper is None:
+            if done:
                 return
 
 
