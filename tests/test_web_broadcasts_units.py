@@ -144,9 +144,9 @@ def test_a_reader_nobody_polls_is_stopped_after_its_idle_time():
 
 
 def test_a_reader_polled_again_lives_on():
-    kept: following.Kept[Thing] = following.Kept(0.6)
+    kept: following.Kept[Thing] = following.Kept(2.0)
     thing = kept.use("b1", Thing)
-    for _ in range(6):
+    for _ in range(15):
         time.sleep(0.2)
         assert kept.use("b1", Thing) is thing
     assert thing.stops == 0

@@ -57,6 +57,17 @@ def on_the_email_page(browser, site) -> None:
     wait_for(lambda: browser.find_elements(By.ID, "id_groups"), what="the Email page")
 
 
+def state_of(browser) -> str:
+    """The broadcast page's state, or "" while that page is not there yet."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    try:
+        return browser.find_element(By.ID, "state").get_attribute("data-state") or ""
+    except (NoSuchElementException, StaleElementReferenceException):
+        return ""
+
+
 def shown(page: str) -> str:
     return html.unescape(page)
 
@@ -153,9 +164,7 @@ def test_compose_a_broadcast_to_a_group_in_the_browser_and_watch_it_to_its_end(s
     browser.execute_script("window.scrollTo(0, 0)")
     screenshot(browser, "email")
     browser.find_element(By.ID, "send").click()
-    wait_for(lambda: "/broadcasts/" in browser.current_url, what="the broadcast's page")
-    state = browser.find_element(By.ID, "state")
-    wait_for(lambda: state.get_attribute("data-state") == "finished", 30, what="the bar to reach its end")
+    wait_for(lambda: state_of(browser) == "finished", 30, what="the bar to reach its end")
     bar = browser.find_element(By.ID, "bar")
     assert bar.get_attribute("aria-valuenow") == bar.get_attribute("aria-valuemax") == "3"
     summary = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#summary li")]
@@ -184,8 +193,7 @@ def test_logging_out_mid_send_stops_no_email(site, make_service, people, browser
     browser.find_element(By.ID, "id_subject").send_keys("S")
     browser.find_element(By.ID, "id_message").send_keys("B")
     browser.find_element(By.ID, "send").click()
-    wait_for(lambda: browser.find_element(By.ID, "state").get_attribute("data-state") == "sending", 20,
-             what="the broadcast to be sending")
+    wait_for(lambda: state_of(browser) == "sending", 20, what="the broadcast to be sending")
     sent_before = len(slow.received)
     assert sent_before < MANY
     browser.find_element(By.CSS_SELECTOR, ".omero-mail-logout button").click()
