@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEV_CONFIG ?= etc/omero-mail.dev.properties
 SINK_PORT ?= 8025
+WEB_PORT ?= 4080
 
 .PHONY: run test bench venv clean sink
 
@@ -16,13 +17,13 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	touch $@
 
 # Development: the topology declared, then one process (consumer/admin/devrun.py) with a local
-# SMTP sink filing mails under var/mail/ and the consumer in the foreground. Ctrl-C, or
+# SMTP sink filing mails under var/mail/, the web app on WEB_PORT and the consumer in the foreground. Ctrl-C, or
 # SIGTERM to make (which passes it on), stops both; a busy SINK_PORT stops it at once.
 run: venv
 	mkdir -p var/senders
 	test -e var/senders/mail-senders.xml || cp etc/mail-senders.example var/senders/mail-senders.xml
 	$(BIN)/omero-mail --config $(DEV_CONFIG) declare
-	$(BIN)/python -m consumer.admin.devrun --port $(SINK_PORT) --maildir var/mail --config $(DEV_CONFIG)
+	$(BIN)/python -m consumer.admin.devrun --port $(SINK_PORT) --web-port $(WEB_PORT) --maildir var/mail --config $(DEV_CONFIG)
 
 # The web app's browser tests drive Debian's Chromium through its ChromeDriver (never a browser
 # downloaded at test time); both come from the OS packages.
@@ -36,6 +37,11 @@ test: venv $(CHROMEDRIVER)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# README's pictures of the web app's pages (docs/screenshots/), taken by its browser tests.
+.PHONY: screenshots
+screenshots: venv $(CHROMEDRIVER)
+	OMERO_MAIL_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/test_web_*.py
 
 # The chaos run (tests/chaos; README, "Chaos run"): 15 minutes of faults on a RabbitMQ cluster of
 # its own, then the checker. CHAOS_SEED=N replays a run; CHAOS_MINUTES=M changes its length.

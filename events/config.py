@@ -82,6 +82,8 @@ DEFAULTS: dict[str, str] = {
     "omero.mail.broker.bridge-user": "omero-mail-bridge",
     "omero.mail.broker.replay-user": "omero-mail-replay",
     "omero.mail.broker.server-user": "omero-mail-server",
+    # The OMERO.web app's: broadcasts for whichever admin is logged in, with a session proof
+    "omero.mail.broker.webapp-user": "omero-mail-webapp",
     # Broker users allowed to broadcast as another OMERO admin than their own name: user:admin,...
     "omero.mail.broadcast.users": "",
     # The admin's own broker password for `omero-mail broadcast` (else asked on the terminal)
@@ -94,12 +96,19 @@ DEFAULTS: dict[str, str] = {
     "omero.mail.web.host": "127.0.0.1",
     "omero.mail.web.port": "4080",
     "omero.mail.web.broker.url": "",
+    # The web app's parking pages: the login each lot is read and replayed with, as `failed` and
+    # `invalid` are given theirs (empty: omero.mail.broker.url, the commands' rule)
+    "omero.mail.web.failed.broker.url": "",
+    "omero.mail.web.invalid.broker.url": "",
     # OMERO.web's, for the web error sender
     "omero.web.admins": "[]",
     "omero.web.admins.email_subject_prefix": "[OMERO.web - admin notification]",
     "omero.mail.metrics.port": "",
     "omero.mail.metrics.host": "127.0.0.1",
     "omero.mail.health.stuck-after": "5m",
+    # How often each consumer process reports what it did to omero.mail.activity, for the
+    # web app's Health page (consumer/stages/activity.py); 0 = no reports
+    "omero.mail.activity.interval": "1m",
     "omero.mail.queue.policies": "false",
     "omero.mail.flood.window": "10m",
     "omero.mail.flood.threshold": "3",

@@ -104,6 +104,8 @@ class MonitoringSettings:
     #: None: no /metrics and /healthz.
     port: int | None
     stuck_after: float
+    #: Seconds between a consumer process's activity reports (consumer/stages/activity.py); 0: none.
+    activity_interval: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -260,6 +262,7 @@ def monitoring_settings(props: Properties) -> MonitoringSettings:
         host=props["omero.mail.metrics.host"].strip(),
         port=props.typed("omero.mail.metrics.port", values.optional_port),
         stuck_after=props.typed("omero.mail.health.stuck-after", values.seconds),
+        activity_interval=props.typed("omero.mail.activity.interval", values.seconds),
     )
 
 

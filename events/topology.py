@@ -12,7 +12,9 @@ a retry tier is never dropped by a node failure. The parking lots have no delive
 (on RabbitMQ 4, :data:`UNLIMITED_DELIVERIES`), so reading them never drops a message. ``omero.mail.events`` has a single
 active consumer in every case: one rules stage works and the others stand by, so its flood
 guard and duplicate filter see every event. The rules stage keeps that state in a stream
-(``omero.mail.rules.state``, RabbitMQ 3.9 or later), trimmed by age.
+(``omero.mail.rules.state``, RabbitMQ 3.9 or later), trimmed by age. Each consumer process
+reports what it did each minute to ``omero.mail.activity`` (``consumer/stages/activity.py``),
+a queue bounded by length and age that the web app's Health page reads.
 """
 
 from __future__ import annotations
@@ -37,12 +39,19 @@ STATE_STREAM = "omero.mail.rules.state"
 STATE_SEGMENT_BYTES = 4_000_000
 #: The last broadcasts' ``queued`` outcomes, so ``broadcast status`` takes an ID prefix (consumer/admin/results.py).
 BROADCASTS_QUEUE = "omero.mail.broadcasts"
+#: One report a minute from each consumer process, for the web app's Health page (consumer/stages/activity.py).
+ACTIVITY_QUEUE = "omero.mail.activity"
+#: Six hours of one report a minute from four processes; the oldest go first.
+ACTIVITY_MAX_REPORTS = 6 * 60 * 4
+#: Reports older than this are dropped, however few processes report.
+ACTIVITY_MAX_AGE_MS = 6 * 3_600_000
 QUEUE_TYPES = ("classic", "quorum", "auto")
 
 #: Routing keys on the omero.mail exchange.
 OUTBOX_KEY = "outbox"
 FAILED_KEY = "failed"
 INVALID_KEY = "invalid"
+ACTIVITY_KEY = "activity"
 
 #: A quorum queue's ``x-delivery-limit`` for no limit, which RabbitMQ 4.0 made the default
 #: of 20: -1 there. RabbitMQ 3.x has no limit unless one is set, and takes -1 as a limit
@@ -144,12 +153,15 @@ def build(retry_delays_ms: Sequence[int] = DEFAULT_RETRY_DELAYS_MS, queue_type: 
         Queue(INVALID_QUEUE, base, parked_from_4),
         Queue(STATE_STREAM, {"x-queue-type": "stream", "x-max-age": f"{state_max_age_s}s",
                              "x-stream-max-segment-size-bytes": STATE_SEGMENT_BYTES}),
+        Queue(ACTIVITY_QUEUE, dict(base, **{"x-max-length": ACTIVITY_MAX_REPORTS,
+                                            "x-message-ttl": ACTIVITY_MAX_AGE_MS})),
     ]
     bindings = [
         Binding(EVENTS_EXCHANGE, EVENTS_QUEUE, "#"),
         Binding(MAIL_EXCHANGE, OUTBOX_QUEUE, OUTBOX_KEY),
         Binding(MAIL_EXCHANGE, FAILED_QUEUE, FAILED_KEY),
         Binding(MAIL_EXCHANGE, INVALID_QUEUE, INVALID_KEY),
+        Binding(MAIL_EXCHANGE, ACTIVITY_QUEUE, ACTIVITY_KEY),
     ]
     for delay in delays:
         queues.append(Queue(retry_queue(delay), dict(base, **{

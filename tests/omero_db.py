@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
@@ -139,6 +140,21 @@ class OmeroDatabase:
     def set_email(self, user: int, email: str) -> None:
         with self.connect() as conn:
             conn.execute("update experimenter set email = %s where id = %s", (email, user))
+
+    def open_session(self, owner: int, started: datetime, closed: datetime | None = None,
+                     timetolive_ms: int = 0) -> str:
+        """A ``session`` row as OMERO's SessionManager writes one at login (``closed`` at logout); its key."""
+        key = str(uuid.uuid4())
+        with self.connect() as conn:
+            conn.execute("insert into session (id, permissions, timetoidle, timetolive, started, closed, "
+                         "defaulteventtype, uuid, owner, node, useragent) "
+                         "values (ome_nextval('seq_session', 1), -35, 600000, %s, %s, %s, 'User', %s, %s, 0, "
+                         "'OMERO.web')", (timetolive_ms, started, closed, key, owner))
+        return key
+
+    def close_session(self, key: str, at: datetime) -> None:
+        with self.connect() as conn:
+            conn.execute("update session set closed = %s where uuid = %s", (at, key))
 
     def dump(self, path: Path) -> Path:
         """``pg_dump -Fc``, as a site's nightly backup takes it."""

@@ -9,9 +9,11 @@ Deployment section does; the stages then run as their own users with the checks 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import uuid
+from datetime import datetime, timedelta, timezone
 from urllib.parse import unquote
 
 import pytest
@@ -23,6 +25,7 @@ from consumer.access import roles
 from events import topology as topo
 from events.broker import Message, PublishError, Publisher, queue_depths
 from events.schemas import new_event
+from events.session_proof import session_proof, with_session_proof
 from senders.mail import message_id
 
 from .conftest import take_all, wait_for, write_directory
@@ -31,7 +34,7 @@ pytestmark = pytest.mark.private_broker
 
 PASSWORD = "s3cret-for-tests"
 #: The roles with a broker user of their own (the admins' users are named after them).
-ROLES = ("rules", "delivery", "web", "bridge", "replay", "server")
+ROLES = ("rules", "delivery", "web", "bridge", "replay", "server", "webapp")
 CHECKS = "omero.mail.broker.check-publishers"
 
 
@@ -50,7 +53,7 @@ def accounts(private_rabbitmq):
     suffix = uuid.uuid4().hex[:6]
     users = {"rules": f"rules-{suffix}", "delivery": f"delivery-{suffix}", "web": f"web-{suffix}",
              "bridge": f"bridge-{suffix}", "replay": f"replay-{suffix}", "server": f"server-{suffix}",
-             "root": "root", "alice": "alice"}
+             "webapp": f"webapp-{suffix}", "root": "root", "alice": "alice"}
     for user in users.values():
         if private_rabbitmq.ctl("add_user", user, PASSWORD, check=False).returncode:
             private_rabbitmq.ctl("change_password", user, PASSWORD)
@@ -246,3 +249,81 @@ def test_a_broadcast_blocked_by_a_memory_alarm_names_its_id_and_the_same_id_agai
                 for to in ("root@example.org", "alice@example.org", "carol@example.org")}
     wait_for(lambda: {m["Message-ID"] for m in smtp_server.messages} >= expected, what="the broadcast's emails")
     assert {m["Message-ID"] for m in smtp_server.messages} == expected
+
+
+# -- The OMERO.web app's broker user: it broadcasts for whichever admin is logged in, with the
+# -- proof of that admin's OMERO session (events/session_proof.py), checked in OMERO's database.
+
+@pytest.fixture
+def omero(omero_db):
+    """OMERO's database with two admins who have an address, root and alice."""
+    omero_db.set_email(0, "root@example.org")
+    with omero_db.transaction() as tx:
+        tx.new_experimenter("alice", "alice@example.org", groups=(0, 1))
+    return omero_db
+
+
+def grant_sessions(omero_db) -> None:
+    """README's grant for the rules stage's role: SELECT on ``session`` beside the directory's tables."""
+    role = omero_db.bridge_dsn.rsplit("user=", 1)[1]
+    with omero_db.connect() as conn:
+        conn.execute(f"GRANT SELECT ON session TO {role}")
+
+
+def omero_stages(site, make_service, omero_db) -> None:
+    """Both stages as their own broker users, the rules stage reading OMERO's database as a read-only role."""
+    for stage in ("rules", "delivery"):
+        make_service((stage,), omero__mail__broker__url=site.url(stage),
+                     **{k.replace(".", "__"): v for k, v in site.properties.items()},
+                     omero__mail__directory__backend="postgres", omero__mail__directory__dsn=omero_db.bridge_dsn)
+
+
+def web_broadcast(site, admin: str, key: str):
+    """What the web app publishes when ``admin`` is logged in with the OMERO session ``key``."""
+    event = with_session_proof(new_event("admin.broadcast", {**BROADCAST, "requested_by": admin},
+                                         source="omero-web"), session_proof(key))
+    with Publisher(site.url("webapp"), attempts=1, timeout=10) as publisher:
+        publisher.publish(Message(topo.EVENTS_EXCHANGE, event.type, event.to_json(), event.id))
+    return event
+
+
+def test_the_web_apps_broadcast_proved_by_the_admins_session_is_mailed_though_they_logged_out(
+        site, omero, make_service, smtp_server):
+    grant_sessions(omero)
+    key = omero.open_session(0, started=datetime.now(timezone.utc) - timedelta(minutes=1))
+    event = web_broadcast(site, "root", key)
+    omero.close_session(key, datetime.now(timezone.utc))  # logged out before the rules stage looks
+    omero_stages(site, make_service, omero)
+    mails = smtp_server.wait_for_messages(2)
+    assert {m["To"] for m in mails} == {"root@example.org", "alice@example.org"}
+    assert {m["Message-ID"] for m in mails} == {message_id(event.id, "adminBroadcast", to, "example.org")
+                                                for to in ("root@example.org", "alice@example.org")}
+
+
+@pytest.mark.parametrize("admin, forged", [("root", True), ("alice", False)],
+                         ids=["a-key-omero-never-issued", "another-admin-named"])
+def test_the_web_apps_broadcast_without_a_session_of_its_admin_is_parked_as_untrusted_and_mails_nobody(
+        site, omero, make_service, smtp_server, admin, forged):
+    grant_sessions(omero)
+    key = omero.open_session(0, started=datetime.now(timezone.utc) - timedelta(minutes=1))
+    omero_stages(site, make_service, omero)
+    event = web_broadcast(site, admin, str(uuid.uuid4()) if forged else key)
+    [(headers, body)] = parked(site.guest_url, topo.INVALID_QUEUE)
+    assert json.loads(body)["id"] == event.id
+    assert (f"refused: broker user {site.users['webapp']!r} (the web app, omero.mail.broker.webapp-user) may "
+            f"broadcast as {admin!r} only from a session of theirs live at") in headers["x-omero-mail-reason"]
+    assert headers["x-omero-mail-untrusted"] == site.users["webapp"]
+    assert smtp_server.received == []
+
+
+def test_the_web_apps_broadcast_waits_while_omero_s_sessions_cannot_be_read_and_is_mailed_once_they_can(
+        site, omero, make_service, smtp_server, caplog):
+    key = omero.open_session(0, started=datetime.now(timezone.utc) - timedelta(minutes=1))
+    omero_stages(site, make_service, omero)  # its role may read the directory, not yet the sessions
+    with caplog.at_level(logging.WARNING, "consumer.stages.rules"):
+        event = web_broadcast(site, "root", key)
+        wait_for(lambda: f"event {event.id}: cannot read OMERO's sessions" in caplog.text, what="the read refused")
+        grant_sessions(omero)
+        assert len(smtp_server.wait_for_messages(2)) == 2
+    assert "permission denied for table session; returning it to the queue" in caplog.text
+    assert queue_depths(site.guest_url, [topo.INVALID_QUEUE])[topo.INVALID_QUEUE] == 0

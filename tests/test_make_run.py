@@ -1,4 +1,4 @@
-"""``make run``: a busy sink port stops it with one line, and SIGTERM to make stops all of it."""
+"""``make run``: a busy port stops it with one line, it serves the web app, and SIGTERM to make stops all of it."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 
-def make_run(amqp_url: str, sink_port: int) -> subprocess.Popen:
+def make_run(amqp_url: str, sink_port: int, web_port: int | None = None) -> subprocess.Popen:
     # -o: never rebuild the virtualenv from a test.
-    return subprocess.Popen(["make", "--no-print-directory", "-o", ".venv/.installed", "run", f"SINK_PORT={sink_port}"],
+    return subprocess.Popen(["make", "--no-print-directory", "-o", ".venv/.installed", "run", f"SINK_PORT={sink_port}",
+                             f"WEB_PORT={web_port or free_port()}"],
                             cwd=ROOT, env=dict(os.environ, OMERO_MAIL_BROKER_URL=amqp_url),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
@@ -55,6 +57,36 @@ def test_a_busy_sink_port_stops_make_run_with_one_line_naming_the_port(amqp_url)
     ours = [line for line in err.splitlines() if not re.match(r"make(\[\d+\])?: \*\*\*", line)]
     assert ours == [f"make run: port {port} for the SMTP sink is busy; the consumer is not started "
                     "(free it, or run make run SINK_PORT=<another port>)"]
+
+
+def test_a_busy_web_port_stops_make_run_with_one_line_naming_the_port(amqp_url):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = make_run(amqp_url, free_port(), port)
+        _out, err = run.communicate(timeout=120)
+    assert run.returncode != 0
+    ours = [line for line in err.splitlines() if not re.match(r"make(\[\d+\])?: \*\*\*", line)]
+    assert ours == [f"make run: port {port} for the web app is busy; the consumer is not started "
+                    "(free it, or run make run WEB_PORT=<another port>)"]
+
+
+def test_make_run_serves_the_web_apps_login_page(amqp_url):
+    web_port = free_port()
+    run = make_run(amqp_url, free_port(), web_port)
+    try:
+        def login_page():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/login/", timeout=5) as response:
+                    return "Log in as an OMERO admin" in response.read().decode()
+            except OSError:
+                return False
+
+        wait_for(login_page, timeout=120, what="make run's web app")
+    finally:
+        os.killpg(run.pid, signal.SIGTERM)
+        run.communicate(timeout=60)
 
 
 def test_sigterm_to_make_stops_every_process_of_make_run(amqp_url):

@@ -88,3 +88,21 @@ def test_a_filter_and_ids_both_apply():
     entries = [parking.entry(parked("a1", to="x@example.org")), parking.entry(parked("a2"))]
     choice = parking.choose(parking.FAILED, entries, ["a"], parking.Filter(recipient="x@"), all_matching=True)
     assert ids(choice.acted) == ["a1"]
+
+
+def test_keys_name_exactly_the_messages_checked_on_a_page():
+    entries = [parking.entry(parked("a1")), parking.entry(parked("a12")), parking.entry(parked("b2"))]
+    choice = parking.choose(parking.FAILED, entries, keys=[entries[0].parked.key])
+    assert ids(choice.acted) == ["a1"]
+
+
+def test_a_key_naming_an_untrusted_message_is_refused_for_replay():
+    entries = [parking.entry(parked("b2", untrusted="guest"))]
+    with pytest.raises(parking.Refused, match="b2 is untrusted"):
+        parking.choose(parking.FAILED, entries, keys=[entries[0].parked.key], replaying=True)
+
+
+def test_a_key_no_longer_in_the_lot_is_refused_and_nothing_is_chosen():
+    entries = [parking.entry(parked("a1"))]
+    with pytest.raises(parking.Refused, match="1 of the chosen message.s. are no longer in omero.mail.failed"):
+        parking.choose(parking.FAILED, entries, keys=[entries[0].parked.key, "0" * 64])

@@ -97,7 +97,7 @@ def test_the_admins_login_replaces_the_urls_with_the_password_quoted():
 
 def test_one_user_holding_both_stages_gets_both_grants():
     [stage, *_] = roles.grants(topo.build(), rules="omero-mail", delivery="omero-mail", web="w", bridge="b",
-                               replay="p", server="s", admins=["root"])
+                               replay="p", server="s", webapp="a", admins=["root"])
     assert stage.user == "omero-mail"
     assert roles.pattern(stage.read) == r"^(omero\.events|omero\.mail|omero\.mail\.events|omero\.mail\.rules\.state|" \
                                         r"omero\.mail\.outbox|omero\.mail\.failed|omero\.mail\.invalid)$"
@@ -105,9 +105,10 @@ def test_one_user_holding_both_stages_gets_both_grants():
 
 def test_definitions_hold_no_users_and_no_passwords():
     document = definitions(topo.build(), "/", roles.grants(topo.build(), rules="r", delivery="d", web="w",
-                                                          bridge="b", replay="p", server="s", admins=["root"]))
+                                                          bridge="b", replay="p", server="s", webapp="a",
+                                                          admins=["root"]))
     assert "users" not in document and "password" not in str(document)
-    assert {p["user"] for p in document["permissions"]} == {"r", "d", "w", "b", "p", "s", "root"}
+    assert {p["user"] for p in document["permissions"]} == {"r", "d", "w", "b", "p", "s", "a", "root"}
 
 
 def test_the_checked_in_users_script_is_the_generated_one():

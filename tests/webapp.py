@@ -149,11 +149,10 @@ def log_in(driver, app: WebApp, name: str = ADMIN, password: str = PASSWORD) -> 
     driver.find_element(By.ID, "username").send_keys(name)
     driver.find_element(By.ID, "password").send_keys(password)
     driver.find_element(By.ID, "login").click()
-    from .conftest import wait_for
+    from selenium.webdriver.support.ui import WebDriverWait
 
-    # The click only starts the navigation: wait for its answer, the next page or the refusal.
-    wait_for(lambda: "/login/" not in driver.current_url or driver.find_elements(By.CSS_SELECTOR, ".error"),
-             what="the login to be answered")
+    # The click returns before the next page: wait for it, or the test's next step races it.
+    WebDriverWait(driver, 15).until(lambda d: "/login/" not in d.current_url or d.find_elements(By.CLASS_NAME, "error"))
 
 
 def screenshot(driver, name: str) -> None:

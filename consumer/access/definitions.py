@@ -38,6 +38,7 @@ POLICY_KEYS = {
     "x-overflow": "overflow",
     "x-max-age": "max-age",
     "x-stream-max-segment-size-bytes": "stream-max-segment-size-bytes",
+    "x-max-length": "max-length",
 }
 #: Above a site's catch-all policies, so omero-mail's queues keep their retry behaviour.
 POLICY_PRIORITY = 10

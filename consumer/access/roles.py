@@ -7,7 +7,10 @@ the events and writes the outbox; the delivery stage consumes the outbox, and th
 parking lots for the replay tool (``failed replay`` runs as it); the replay role reads
 ``omero.mail.invalid`` and puts its events back on ``omero.events`` (``invalid replay``),
 which no stage may do; the server role publishes OMERO.server's start and stop alone
-(``deploy/systemd/omero-mail-server-events.service``). RabbitMQ's permissions say which
+(``deploy/systemd/omero-mail-server-events.service``); the OMERO.web app's role broadcasts as
+an admin's does, for whichever admin is logged in (the rules stage asks for the proof of that
+admin's OMERO session, ``consumer/access/trust.py``), and holds nothing on the parking lots
+(its pages replay them through the roles the commands use). RabbitMQ's permissions say which
 exchanges and queues a user may configure, write and read; its topic permissions limit the routing keys a
 user may publish to ``omero.events`` (the routing key is the event's type). The exchange
 ``omero.mail`` is direct, where RabbitMQ has no topic permissions: which of its
@@ -82,9 +85,11 @@ def _stage(user: str, topology: topo.Topology, consumes: Sequence[str]) -> Grant
 
 
 def _admin(user: str) -> Grant:
+    """An admin broadcasts and follows its broadcasts; the web app's Health page reads the
+    stages' activity reports as the admin (a read gives each report back at once)."""
     return Grant(user, configure=BROADCAST_QUEUES,
                  write=(*names([topo.EVENTS_EXCHANGE, topo.RESULTS_EXCHANGE]), *BROADCAST_QUEUES),
-                 read=(*names([topo.RESULTS_EXCHANGE]), *BROADCAST_QUEUES),
+                 read=(*names([topo.RESULTS_EXCHANGE, topo.ACTIVITY_QUEUE]), *BROADCAST_QUEUES),
                  topics=((topo.EVENTS_EXCHANGE, pattern(names(ADMIN_EVENTS)), "^$"),
                          # Only a broadcast's first outcome, "queued"; the stages report the rest.
                          (topo.RESULTS_EXCHANGE, r"^[^.]+\.queued$", ".*")))
@@ -98,14 +103,15 @@ def _replay(user: str) -> Grant:
 
 
 def grants(topology: topo.Topology, *, rules: str, delivery: str, web: str, bridge: str, replay: str, server: str,
-           admins: Sequence[str]) -> list[Grant]:
+           webapp: str, admins: Sequence[str]) -> list[Grant]:
     """Every role's grant; one user holding two roles (both stages in one process) gets both."""
     # The rules stage also keeps its state in its stream, through the default exchange.
     state = Grant(rules, write=names(["amq.default"]))
     wanted = [_stage(rules, topology, [topo.EVENTS_QUEUE, topo.STATE_STREAM]).merged(state),
               _stage(delivery, topology, [topo.OUTBOX_QUEUE, topo.FAILED_QUEUE, topo.INVALID_QUEUE]),
               _publisher(web, WEB_EVENTS), _publisher(bridge, BRIDGE_EVENTS), _replay(replay),
-              _publisher(server, SERVER_EVENTS), *map(_admin, admins)]
+              # The web app broadcasts as an admin's user does; the rules stage checks for whom.
+              _publisher(server, SERVER_EVENTS), _admin(webapp), *map(_admin, admins)]
     by_user: dict[str, Grant] = {}
     for grant in wanted:
         by_user[grant.user] = by_user[grant.user].merged(grant) if grant.user in by_user else grant
@@ -116,7 +122,8 @@ def from_properties(topology: topo.Topology, props, admins: Sequence[str]) -> li
     return grants(topology, rules=props["omero.mail.broker.rules-user"],
                   delivery=props["omero.mail.broker.delivery-user"], web=props["omero.mail.broker.web-user"],
                   bridge=props["omero.mail.broker.bridge-user"], replay=props["omero.mail.broker.replay-user"],
-                  server=props["omero.mail.broker.server-user"], admins=admins)
+                  server=props["omero.mail.broker.server-user"], webapp=props["omero.mail.broker.webapp-user"],
+                  admins=admins)
 
 
 def rabbitmqctl(grants_: Sequence[Grant], vhost: str) -> str:

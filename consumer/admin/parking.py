@@ -1,12 +1,14 @@
 """The parking lots, ``omero.mail.failed`` and ``omero.mail.invalid``: read, choose, replay, purge.
 
-What ``omero-mail failed`` and ``omero-mail invalid`` do, without the command line: an
-:class:`Entry` per parked message (who, what, why, how often, and whether its publisher
-was trusted), a :class:`Filter`, the :class:`Choice` of what a replay or purge acts on,
-and the copy a replay publishes. The broker side is :class:`events.broker.QueueBrowser`:
-reading gives back everything at once, acting holds only the chosen messages and acks
-one only once its copy is confirmed, so an interrupted replay loses nothing and a second
-run duplicates nothing.
+What ``omero-mail failed`` and ``omero-mail invalid`` do, and the web app's parking pages
+with them, without a command line or a page: an :class:`Entry` per parked message (who,
+what, why, how often, and whether its publisher was trusted), a :class:`Filter`, the
+:class:`Choice` of what a replay or purge acts on, the copy a replay publishes and the
+email a failed one becomes (:func:`as_sent`). ``attendant.py`` reads and acts with the
+commands' broker login; the broker side is :class:`events.broker.QueueBrowser`: reading
+gives back everything at once, acting holds only the chosen messages and acks one only
+once its copy is confirmed, so an interrupted replay loses nothing and a second run
+duplicates nothing.
 
 Refused stays refused. A stage that refuses a message because of its publisher
 (``consumer/access/trust.py``) parks it with the header ``x-omero-mail-untrusted``; with the
@@ -28,6 +30,9 @@ from typing import Callable, Iterable, Sequence
 from events import topology as topo
 from events.broker import Message, Parked, QueueBrowser
 from events.values import parse_duration_ms
+from senders.mail import Mail
+from senders.message import UnsafeMail, build
+from senders.transports import Envelope
 
 from .. import outcomes
 from ..access.roles import REPLAYED_EVENTS
@@ -173,6 +178,18 @@ def replay_to_events(parked: Parked) -> Message:
                    parked.content_type)
 
 
+def as_sent(parked: Parked) -> Envelope:
+    """The email a parked mail becomes once replayed, built as the delivery stage builds it
+    (``consumer/stages/delivery.py``): to the recipients still owed, else to the mail's own.
+    ValueError, one line, when it cannot be built: the delivery stage would park it again."""
+    try:
+        mail = Mail.from_json(parked.body)
+        recipients = tuple(_text(r) for r in parked.headers.get(outcomes.RECIPIENTS) or mail.recipients)
+        return Envelope(mail.mail_from_address, recipients, build(mail), mail.message_id)
+    except (ValueError, TypeError, KeyError, UnsafeMail) as exc:
+        raise ValueError(f"cannot build the message: {exc}") from None
+
+
 FAILED = Lot("failed", topo.FAILED_QUEUE, replay_to_outbox)
 INVALID = Lot("invalid", topo.INVALID_QUEUE, replay_to_events)
 
@@ -248,28 +265,33 @@ class Choice:
 
 
 def choose(lot: "Lot", entries: Sequence[Entry], ids: Sequence[str] = (), chosen: Filter | None = None, *,
-           all_matching: bool = False, replaying: bool = False, vouched_ids: Sequence[str] = (),
-           checked: bool = False) -> Choice:
-    """The messages named by ``ids`` (each, or its start) and matching ``chosen``; without ids,
-    filters or ``vouched_ids``, every message.
+           keys: Sequence[str] = (), all_matching: bool = False, replaying: bool = False,
+           vouched_ids: Sequence[str] = (), checked: bool = False) -> Choice:
+    """The messages named by ``ids`` (each, or its start) or by ``keys`` (:attr:`Parked.key`,
+    exactly: the web app's check boxes) and matching ``chosen``; without ids, keys, filters or
+    ``vouched_ids``, every message.
 
-    :class:`Refused` for an id that names nothing, an id that is the start of several ids
-    unless each of those is also named alone or ``all_matching``, and (``replaying``) a message
-    named by id that replay must leave. A replay leaves what a filter matched but may not be
-    replayed: an untrusted message, unless named in ``vouched_ids``; and, with the publishers
-    ``checked``, an invalid event the replay role may not publish (a broadcast is sent again by
-    its admin).
+    :class:`Refused` for an id or key that names nothing, an id that is the start of several
+    ids unless each of those is also named alone or ``all_matching``, and (``replaying``) a
+    named message that replay must leave. A replay leaves what a filter matched but may not
+    be replayed: an untrusted message, unless named in ``vouched_ids``; and, with the
+    publishers ``checked``, an invalid event the replay role may not publish (a broadcast is
+    sent again by its admin).
     """
     chosen = chosen or Filter()
     by_ids = _named_by(lot, entries, ids, all_matching, "name each of them, or add --all-matching")
+    for item in _keyed(lot, entries, keys):
+        if not _among(item, by_ids):
+            by_ids.append(item)
+    named_some = bool(ids or keys)
     vouched = _named_by(lot, entries, vouched_ids, False, "--untrusted vouches for one message: give more of the id")
-    picked = [item for item in (by_ids if ids else entries) if chosen.matches(item)]
-    if vouched_ids and not ids and not chosen:
+    picked = [item for item in (by_ids if named_some else entries) if chosen.matches(item)]
+    if vouched_ids and not named_some and not chosen:
         picked = []
     choice = Choice(lot)
     for item in picked:
         why = _left_by_replay(lot, item, checked) if replaying and not _among(item, vouched) else ""
-        if why and ids:
+        if why and named_some:
             raise Refused(f"{item.id} {why}; nothing done")
         if why:
             choice.left.append((item, why))
@@ -303,6 +325,18 @@ def _named_by(lot: "Lot", entries: Sequence[Entry], ids: Sequence[str], all_matc
     for items in found.values():
         picked.extend(item for item in items if not _among(item, picked))
     return picked
+
+
+def _keyed(lot: "Lot", entries: Sequence[Entry], keys: Sequence[str]) -> list[Entry]:
+    """The entries with these keys (alike copies share one key, and are all named by it)."""
+    by_key: dict[str, list[Entry]] = {}
+    for item in entries:
+        by_key.setdefault(item.parked.key, []).append(item)
+    missing = [key for key in keys if key not in by_key]
+    if missing:
+        raise Refused(f"{len(missing)} of the chosen message(s) are no longer in {lot.queue} (replayed or "
+                      "purged meanwhile); nothing done")
+    return [item for key in dict.fromkeys(keys) for item in by_key[key]]
 
 
 def _among(item: Entry, entries: Sequence[Entry]) -> bool:

@@ -27,6 +27,7 @@ from senders.directory import Directory
 from senders.plan import Plan, PlanRefused, plan
 from senders.rules import MailSender
 
+from ..access.trust import SessionCheck, SessionsUnavailable
 from ..outbox import outbox_message
 from ..outcomes import FOLLOWED_TYPES, PLANNED, Folded, Outcome, Parked, Planned, Requeue
 from ..memory.state import WAITING, RulesState, event_key
@@ -44,7 +45,7 @@ ALWAYS_ON = frozenset({"admin.broadcast", "web.error"})
 #: Outbox messages built and published at a time for one event (see ``Worker._publish_slice``).
 PUBLISH_SLICE = 1000
 
-#: Seconds before an event is given back when the state stream cannot be read.
+#: Seconds before an event is given back when the state stream, or OMERO's sessions, cannot be read.
 STATE_RETRY_PAUSE = 1.0
 
 #: Seconds a second copy of an event waits for the first to be planned before it goes back
@@ -147,7 +148,12 @@ class RulesStage(Worker[Duplicate | Waiting]):
         self.flood: FloodControl | None = None
         #: The duplicate filter and the flood windows' records (consumer/memory/state.py); None = not kept.
         self.state: RulesState | None = None
+        #: Finds the web app's session proofs in OMERO's database (consumer/access/sessions.py), set by
+        #: the service; None = no OMERO database, so the web app's broadcasts are refused.
+        self.sessions: SessionCheck | None = None
         self._caught_up_for: str | None = None
+        #: Observer of each event taken, valid and trusted (its activity report: consumer/stages/activity.py).
+        self.on_taken: Callable[[Event], None] = lambda event: None
         if not enabled:
             log.warning("omero.mail.config is false: event senders send nothing "
                         "(admin broadcasts and web error reports still go out)")
@@ -178,9 +184,16 @@ class RulesStage(Worker[Duplicate | Waiting]):
             event = load_event(delivery.body)
         except InvalidEvent as exc:
             return Parked(topo.INVALID_QUEUE, str(exc))
-        refusal = self.trust.refuses_event(event, delivery.routing_key, delivery.user_id)
+        try:
+            refusal = self.trust.refuses_event(event, delivery.routing_key, delivery.user_id, self.sessions)
+        except SessionsUnavailable as exc:
+            # An outage is not a verdict: the broadcast waits, as an event does for the state stream.
+            log.warning("event %s: %s; returning it to the queue", event.id, exc)
+            time.sleep(STATE_RETRY_PAUSE)
+            return Requeue()
         if refusal:
             return Parked(topo.INVALID_QUEUE, f"refused: {refusal}", untrusted=delivery.user_id or "")
+        self.on_taken(event)
         if self.state is not None:
             if delivery.consumer_tag != self._caught_up_for and not self._catch_up(self.state, delivery):
                 time.sleep(STATE_RETRY_PAUSE)

@@ -28,13 +28,15 @@ from events.omerodb import describe
 from events.settings import Settings, directory_settings, read_settings
 from ..memory.dedupe import DuplicateFilter
 from ..access.definitions import declared_topology
+from .activity import Activity
 from .delivery import DeliveryStage
 from ..memory.flood import flood_control
 from .health import Depths, Health, MonitoringServer, application
 from .metrics import Metrics, QueueDepths
 from .rules import RulesStage
 from ..memory.state import RulesState
-from ..access.trust import CHECK, Trust, broker_user
+from ..access.sessions import omero_sessions
+from ..access.trust import CHECK, WEBAPP_USER, Trust, broker_user
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,7 @@ class Service:
     delivery: DeliveryStage | None = field(init=False, default=None)
     metrics: Metrics = field(init=False)
     monitoring: MonitoringServer | None = field(init=False, default=None)
+    activity: Activity | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         props = self.props
@@ -122,6 +125,11 @@ class Service:
             )
             self.rules.on_event = self.metrics.on_event
             self.rules.trust = trust
+            self.rules.sessions = omero_sessions(settings.directory)
+            if trust.checked:
+                log.info("the web app's broadcasts (%s %s): %s", WEBAPP_USER, trust.webapp_user,
+                         f"checked against {self.rules.sessions}" if self.rules.sessions
+                         else "refused, no OMERO database to check their session proofs in")
             subscriptions.append(Subscription(topo.EVENTS_QUEUE, self.rules.handle, prefetch))
             flood = flood_control(settings.flood, url)
             flood.on_unguarded = self.metrics.on_flood_unguarded
@@ -144,6 +152,7 @@ class Service:
             self.delivery.trust = trust
             self.delivery.on_accepted = self.metrics.on_accepted
             subscriptions.append(Subscription(topo.OUTBOX_QUEUE, self.delivery.handle, prefetch))
+        self._report_activity(url, settings.monitoring.activity_interval)
         self.topology = topology
         self.consumer = Consumer(
             url, subscriptions,
@@ -156,6 +165,18 @@ class Service:
                             monitoring.stuck_after)
             self.monitoring = MonitoringServer(monitoring.host, monitoring.port,
                                                application(self.metrics.registry, health.check))
+
+    def _report_activity(self, url: str, interval: float) -> None:
+        """The stages also tell their activity report what they do (consumer/stages/activity.py)."""
+        if interval <= 0:
+            return
+        activity = self.activity = Activity(url, self.stages, interval,
+                                            lambda: (self.consumer.connected.is_set(), self.consumer.receiving))
+        if self.rules:
+            self.rules.on_event = _both(self.rules.on_event, activity.on_event)
+            self.rules.on_taken = activity.on_taken
+        if self.delivery:
+            self.delivery.on_outcome = _both(self.delivery.on_outcome, activity.on_outcome)
 
     def _trust(self, url: str) -> Trust:
         """Which publishers the stages accept; off (and said so, once) for the development default."""
@@ -178,6 +199,8 @@ class Service:
         for stage in (self.rules, self.delivery):
             if stage:
                 stage.start()
+        if self.activity:
+            self.activity.start()
         try:
             self.consumer.run()
         finally:
@@ -187,6 +210,8 @@ class Service:
                 self.rules.close()
             if self.delivery:
                 self.delivery.close()
+            if self.activity:
+                self.activity.close()  # last, so its last report counts all the stages did
 
     def stop(self) -> None:
         if self.rules and self.rules.flood:
@@ -201,6 +226,15 @@ class Service:
             raise
         except BrokerError as exc:
             log.warning("%s; waiting for RabbitMQ", exc)
+
+
+def _both(first: Callable, second: Callable) -> Callable:
+    """One observer that calls two."""
+    def both(*args) -> None:
+        first(*args)
+        second(*args)
+
+    return both
 
 
 def run(props: Properties, stages: tuple[str, ...] = STAGES) -> int:

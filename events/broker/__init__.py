@@ -9,8 +9,8 @@ Nothing outside this package imports pika. One module per job:
 - :mod:`.publisher`: :class:`Publisher`, which returns once RabbitMQ confirmed.
 - :mod:`.consumer` and :mod:`.channel`: :class:`Consumer` runs :class:`Subscription`\\ s
   and hands each message to a handler as a :class:`Delivery`.
-- :mod:`.admin`: :func:`declare_topology`, :func:`queue_depths`, :func:`consumer_count`,
-  :class:`QueueBrowser`.
+- :mod:`.admin`: :func:`declare_topology`, :func:`queue_depths`, :func:`queue_counts`,
+  :func:`consumer_count`, :class:`QueueBrowser`.
 - :mod:`.follower`: :class:`Follower` follows a kept queue's messages without holding them.
 - :mod:`.stream`: :func:`catch_up` reads a stream up to now.
 
@@ -33,13 +33,14 @@ _MODULE_OF = {
     "Consumer": "consumer", "Delivery": "channel", "Subscription": "channel",
     "catch_up": "stream",
     "Parked": "admin", "QueueBrowser": "admin", "declare_topology": "admin", "queue_depths": "admin",
-    "consumer_count": "admin", "existing_queues": "admin", "Follower": "follower",
+    "queue_counts": "admin", "consumer_count": "admin", "existing_queues": "admin", "Follower": "follower",
 }
 
 __all__ = [
     "LOST", "BrokerError", "ConfirmTracker", "Consumer", "Delivery", "Done", "Follower", "Message", "Parked",
     "PublishError", "Publisher", "QueueBrowser", "Subscription", "TopologyRefused", "UNROUTABLE", "catch_up",
-    "consumer_count", "declare_topology", "existing_queues", "parameters", "properties", "queue_depths", "redacted",
+    "consumer_count", "declare_topology", "existing_queues", "parameters", "properties", "queue_counts", "queue_depths",
+    "redacted",
 ]
 
 
@@ -57,7 +58,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .admin import Parked, QueueBrowser, consumer_count, declare_topology, existing_queues, queue_depths
+    from .admin import (Parked, QueueBrowser, consumer_count, declare_topology, existing_queues, queue_counts,
+                        queue_depths)
     from .channel import Delivery, Subscription
     from .confirms import UNROUTABLE, ConfirmTracker, Done, Message, properties
     from .connection import parameters, redacted

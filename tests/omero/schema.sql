@@ -107,6 +107,7 @@ create index eventlog_entitytype on eventlog(entitytype);
 create index eventlog_entityid on eventlog(entityid);
 create index eventlog_action on eventlog(action);
 CREATE INDEX i_EventLog_event ON eventlog(event);
+CREATE INDEX i_Session_owner ON session(owner);
 create index annotation_discriminator on annotation(discriminator);
 
 create table _lock_ids ( name varchar(255) not null );

@@ -90,22 +90,14 @@ def _filters(parser: argparse.ArgumentParser, ids: bool = False) -> None:
 
 
 def _read(args):
-    """The lot, the broker URL, whether publishers are checked, and an entry per parked message.
+    """The lot's attendant (``consumer/admin/attendant.py``) and an entry per parked message.
 
     Everything read is given back before this returns, so the lot stays whole for everyone else.
     """
-    from events.broker import QueueBrowser
+    from ..attendant import Attendant
 
-    from .. import parking
-    from ...access.trust import Trust
-
-    props = properties(args)
-    lot = parking.FAILED if args.lot == "failed" else parking.INVALID
-    trust = Trust.from_properties(props)
-    url = props["omero.mail.broker.url"]
-    with QueueBrowser(url, lot.queue) as browser:
-        entries = [parking.entry(p, trust) for p in browser.messages()]
-    return lot, url, trust, entries
+    attendant = Attendant.of(properties(args), args.lot)
+    return attendant, attendant.entries()
 
 
 def _filter(args):
@@ -115,30 +107,25 @@ def _filter(args):
                           error=args.error or "")
 
 
-def _choose(args, lot, entries, **options):
+def _choose(args, attendant, entries, **options):
     from .. import parking
 
     try:
-        return parking.choose(lot, entries, args.ids, _filter(args), all_matching=args.all_matching, **options)
+        return attendant.choose(entries, args.ids, _filter(args), all_matching=args.all_matching, **options)
     except parking.Refused as exc:
         raise CommandError(str(exc)) from None
 
 
-def _act(url: str, lot, choice, label: str, action) -> int:
-    """Take the chosen messages (only them, only now) and act on each; say if some had gone meanwhile."""
-    from events.broker import QueueBrowser
-
+def _bar(label: str):
     from ..progress import Progress
 
-    with QueueBrowser(url, lot.queue) as browser:
-        held = browser.take(choice.keys)
-        with Progress(len(held), label) as progress:
-            done = action(browser, held, progress.advance)
-    gone = len(choice.acted) - len(held)
-    if gone:
-        print(f"{gone} of the chosen message(s) had left {lot.queue} meanwhile (replayed or purged by someone "
+    return lambda total: Progress(total, label)
+
+
+def _tell_gone(lot, done) -> None:
+    if done.gone:
+        print(f"{done.gone} of the chosen message(s) had left {lot.queue} meanwhile (replayed or purged by someone "
               "else); nothing was done to them", file=sys.stderr)
-    return done
 
 
 def _table(entries) -> None:
@@ -155,7 +142,8 @@ def _table(entries) -> None:
 def run_list(args) -> int:
     from .. import parking
 
-    lot, _url, _trust, entries = _read(args)
+    attendant, entries = _read(args)
+    lot = attendant.lot
     chosen = parking.select(entries, _filter(args))
     if args.json:
         print(json.dumps([item.as_dict() for item in chosen], ensure_ascii=False, indent=2))
@@ -168,7 +156,8 @@ def run_list(args) -> int:
 def run_show(args) -> int:
     from .. import parking
 
-    lot, _url, _trust, entries = _read(args)
+    attendant, entries = _read(args)
+    lot = attendant.lot
     found = parking.named(entries, args.id)
     if not found:
         raise CommandError(f"no message {args.id!r} in {lot.queue}")
@@ -212,17 +201,18 @@ def _plain(value):
 def run_replay(args) -> int:
     from .. import parking
 
-    lot, url, trust, entries = _read(args)
-    choice = _choose(args, lot, entries, replaying=True, vouched_ids=args.untrusted, checked=trust.checked)
+    attendant, entries = _read(args)
+    lot = attendant.lot
+    choice = _choose(args, attendant, entries, replaying=True, vouched_ids=args.untrusted)
     _tell_left(lot, choice)
     target = "the outbox" if lot is parking.FAILED else "omero.events"
     if args.dry_run:
         _table(choice.acted)
         print(f"would replay {len(choice.acted)} of {len(entries)} message(s) from {lot.queue} to {target}")
         return 0
-    done = _act(url, lot, choice, f"replaying {lot.queue}",
-                lambda browser, held, advance: parking.replay(browser, choice, held, advance))
-    print(f"replayed {done} message(s) from {lot.queue} to {target}")
+    done = attendant.replay(choice, _bar(f"replaying {lot.queue}"))
+    _tell_gone(lot, done)
+    print(f"replayed {done.done} message(s) from {lot.queue} to {target}")
     return 0
 
 
@@ -238,19 +228,18 @@ def _tell_left(lot, choice) -> None:
 
 
 def run_purge(args) -> int:
-    from .. import parking
-
-    lot, url, _trust, entries = _read(args)
-    choice = _choose(args, lot, entries)
+    attendant, entries = _read(args)
+    lot = attendant.lot
+    choice = _choose(args, attendant, entries)
     if args.dry_run:
         _table(choice.acted)
         print(f"would purge {len(choice.acted)} of {len(entries)} message(s) from {lot.queue}")
         return 0
     if choice.acted and not args.yes:
         _confirm(f"purge {len(choice.acted)} of {len(entries)} message(s) from {lot.queue} for good?")
-    done = _act(url, lot, choice, f"purging {lot.queue}", lambda browser, held, advance: parking.purge(
-        browser, held, advance))
-    print(f"purged {done} message(s) from {lot.queue}")
+    done = attendant.purge(choice, _bar(f"purging {lot.queue}"))
+    _tell_gone(lot, done)
+    print(f"purged {done.done} message(s) from {lot.queue}")
     return 0
 
 

@@ -111,18 +111,21 @@ def _login_url() -> str:
 
 
 def _inside_omero_web(view):
-    # OMERO.web's decorator (omeroweb/decorators.py): a connection for a logged-in user, the login
-    # page otherwise, and with isAdmin=True nothing for a user who is not an OMERO admin.
+    # OMERO.web's decorator (omeroweb/decorators.py): a connection for a logged-in user, its login
+    # page otherwise, and Http404 for a user who is not an OMERO admin (verify_is_admin). It passes
+    # the view ``conn`` and ``url`` (and ``server_id`` when the URL has one), which are its own.
     from omeroweb.decorators import login_required
 
     @functools.wraps(view)
-    def as_omero_admin(request: HttpRequest, *args, conn=None, **kwargs):
-        from senders.broadcast import session_proof  # type: ignore[attr-defined]  # the session-proof branch
+    def as_omero_admin(request: HttpRequest, *args, conn=None, url=None, server_id=None, **kwargs):
+        from events.session_proof import session_proof
 
         if conn is None or not conn.isAdmin():
             return secured(HttpResponseForbidden("Only OMERO admins may use omero-mail's pages."))
-        admin = Admin(conn.getUser().getName(), site.read().web.broker_url, session_proof(conn._sessionUuid))
-        request.omero_mail_admin = admin
+        proof = session_proof(conn.getEventContext().sessionUuid)
+        # The app's own broker user; where none is configured (publishers unchecked), the site's URL.
+        url = site.read().web.broker_url or site.read().broker_url
+        request.omero_mail_admin = Admin(conn.getUser().getName(), url, proof)
         return secured(view(request, *args, **kwargs))
 
     return login_required(isAdmin=True)(as_omero_admin)

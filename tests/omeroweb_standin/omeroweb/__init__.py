@@ -1,0 +1,1 @@
+"""The stand-in's ``omeroweb`` package (tests/omeroweb_standin/__init__.py says why)."""
