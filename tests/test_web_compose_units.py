@@ -9,10 +9,12 @@ from consumer.admin import broadcasting
 from consumer.admin.web.access import Admin
 from consumer.admin.web.views.compose import request_from
 from events.config import Properties
+from events.session_proof import FIELD, event_proof, session_proof
 from senders.broadcast import IGNORED, BroadcastRefused
 from senders.directory import Experimenter, Group, MemoryDirectory
 
 ROOT = Admin("root", "amqp://guest:guest@localhost/")
+PROOF = session_proof("3b9a4f0e-5c1d-4e8a-9a55-0f6f1b2c3d4e")
 PEOPLE = MemoryDirectory([
     Experimenter(0, "root", email="root@example.org", groups=frozenset({"system", "user"})),
     Experimenter(2, "alice", email="alice@example.org", groups=frozenset({"system", "user"})),
@@ -30,12 +32,12 @@ def props(**values) -> Properties:
 
 def test_the_requester_is_the_admin_whatever_the_form_says():
     request, _ = request_from(form(requested_by="alice", as_user="alice", omero_session="forged", everyone="on"), ROOT)
-    assert request.requested_by == "root" and request.omero_session is None
+    assert request.requested_by == "root" and request.session_proof is None
 
 
 def test_inside_omero_web_the_session_proof_is_the_admins():
-    request, _ = request_from(form(everyone="on"), Admin("root", "amqp://web@localhost/", session_proof="d1g357"))
-    assert request.omero_session == "d1g357"
+    request, _ = request_from(form(everyone="on"), Admin("root", "amqp://web@localhost/", session_proof=PROOF))
+    assert request.session_proof == PROOF
 
 
 def test_cc_and_bcc_take_addresses_separated_by_commas_semicolons_or_lines():
@@ -78,9 +80,13 @@ def check(request: broadcasting.Request, acting_user: str | None = "root", **val
     return broadcasting.check(request, broadcasting.named(request, PEOPLE), props(**values), PEOPLE, acting_user)
 
 
-def test_the_omero_session_digest_is_in_the_data_only_when_given():
-    assert "omero_session" not in check(broadcast(everyone=True)).data
-    assert check(broadcast(everyone=True, omero_session="d1g357"), None).data["omero_session"] == "d1g357"
+def test_a_broadcast_from_inside_omero_web_carries_the_session_proof_tied_to_the_event():
+    event = broadcasting.event_of(check(broadcast(everyone=True, session_proof=PROOF), None), props())
+    assert event.data[FIELD] == event_proof(PROOF, event)
+
+
+def test_a_broadcast_without_a_session_proof_carries_none():
+    assert FIELD not in broadcasting.event_of(check(broadcast(everyone=True)), props()).data
 
 
 def test_the_body_is_read_only_once_the_request_passed_the_checks_that_need_none():
@@ -97,7 +103,7 @@ def test_with_publishers_checked_a_broker_user_may_not_broadcast_as_another_admi
         check(broadcast(everyone=True), "alice", **checked)
     assert check(broadcast(everyone=True), "root", **checked).data["requested_by"] == "root"
     # Inside OMERO.web the OMERO session's digest stands for the admin: the rules stage checks it.
-    assert check(broadcast(everyone=True, omero_session="d1g357"), None, **checked).data["requested_by"] == "root"
+    assert check(broadcast(everyone=True, session_proof=PROOF), None, **checked).data["requested_by"] == "root"
 
 
 def test_an_html_body_gets_a_plain_text_part():

@@ -15,7 +15,9 @@ drift apart:
    so that its emails keep their Message-IDs and nobody gets one twice.
 
 The requester is whoever the caller says: the command's ``--as`` (checked against the broker
-user), the web app's logged-in admin (never a form field). The rules stage checks again.
+user), the web app's logged-in admin (never a form field), whom inside OMERO.web the event
+proves with the admin's OMERO session (``events/session_proof.py``). The rules stage checks
+again.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Callable, Mapping, Sequence
 
 from events.broker.errors import PublishError
 from events.config import Properties
+from events.schemas import Event
 from senders import broadcast
 from senders.directory import Directory
 
@@ -53,8 +56,9 @@ class Request:
     bcc: Sequence[str] = ()
     html: bool = False
     mail_from: str | None = None
-    #: Inside OMERO.web: the digest of the admin's OMERO session key, the rules stage's proof.
-    omero_session: str | None = None
+    #: Inside OMERO.web: the digest of the admin's OMERO session key (``events.session_proof``),
+    #: which :func:`queue` ties to the event as its ``omero_session``, the rules stage's proof.
+    session_proof: str | None = None
 
 
 @dataclass
@@ -68,10 +72,11 @@ class Named:
 
 @dataclass(frozen=True)
 class Ready:
-    """A checked broadcast: the event's data, and whom it reaches in a few words."""
+    """A checked broadcast: the event's data, whom it reaches in a few words, and the admin's session proof."""
 
     data: dict
     recipients: str
+    session_proof: str | None = field(default=None, repr=False)
 
 
 class Uncertain(Exception):
@@ -142,8 +147,6 @@ def check(request: Request, found: Named, props: Properties, directory: Director
         **({} if request.everyone else found.known), "cc": list(request.cc), "bcc": list(request.bcc),
         "requested_by": request.requested_by,
     }
-    if request.omero_session is not None:
-        data["omero_session"] = request.omero_session
     if request.mail_from:
         data["mail_from"] = request.mail_from
     allowed = [a.strip() for a in props["omero.mail.broadcast.from"].split(",") if a.strip()]
@@ -156,7 +159,7 @@ def check(request: Request, found: Named, props: Properties, directory: Director
     body = request.body if isinstance(request.body, str) else request.body()
     data.update(body=broadcast.html_to_text(body) if request.html else body, html=body if request.html else None)
     broadcast.check_request(data, props["omero.mail.from"], allowed)
-    return Ready(data, describe_recipients(data, directory))
+    return Ready(data, describe_recipients(data, directory), request.session_proof)
 
 
 def check_acting_for(props: Properties, acting_user: str, requested_by: str) -> None:
@@ -212,6 +215,15 @@ def _some(names: list[str]) -> str:
     return ", ".join(names[:NAMED_AT_MOST]) + f" and {len(names) - NAMED_AT_MOST} more"
 
 
+def event_of(ready: Ready, props: Properties, event_id: str | None = None) -> Event:
+    """The ``admin.broadcast`` event, with the admin's session proof tied to it when there is one."""
+    from events.schemas import new_event
+    from events.session_proof import with_session_proof
+
+    event = new_event("admin.broadcast", ready.data, source=props["omero.mail.source"], event_id=event_id)
+    return event if ready.session_proof is None else with_session_proof(event, ready.session_proof)
+
+
 def queue(url: str, props: Properties, ready: Ready, event_id: str | None = None) -> str:
     """Publish the broadcast (its results queue declared first); its ID once RabbitMQ confirmed it.
 
@@ -219,12 +231,11 @@ def queue(url: str, props: Properties, ready: Ready, event_id: str | None = None
     """
     from events import topology as topo
     from events.broker import Message, Publisher
-    from events.schemas import new_event
     from events.settings import read_settings
 
     from . import results
 
-    event = new_event("admin.broadcast", ready.data, source=props["omero.mail.source"], event_id=event_id)
+    event = event_of(ready, props, event_id)
     settings = read_settings(props)
     results.declare(url, topo.from_properties(props), event.id, settings.broadcast_results_expires_ms)
     queued = results.queued(event.id, subject=ready.data["subject"], requested_by=ready.data["requested_by"],

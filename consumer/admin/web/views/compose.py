@@ -62,7 +62,7 @@ def request_from(fields, admin: Admin) -> tuple[broadcasting.Request, list[str]]
     bcc = _addresses(fields.get("bcc", ""), "Bcc", errors)
     request = broadcasting.Request(
         subject=fields.get("subject", ""), body=fields.get("message", "").replace("\r\n", "\n"),
-        requested_by=admin.name, omero_session=admin.session_proof,
+        requested_by=admin.name, session_proof=admin.session_proof,
         everyone=_checked(fields, "everyone"), inactive=_checked(fields, "inactive"),
         user_ids=fields.getlist("experimenters"), group_ids=fields.getlist("groups"), cc=cc, bcc=bcc,
         html=_checked(fields, "html"), mail_from=fields.get("mail_from", "").strip() or None)
