@@ -7,6 +7,7 @@ import json
 import re
 import uuid
 
+import pika
 import pytest
 
 from consumer.admin import results
@@ -154,3 +155,14 @@ def test_the_broadcasts_page_lists_a_broadcast_with_its_summary_in_the_browser(m
     screenshot(browser, "broadcasts")
     browser.find_element(By.LINK_TEXT, "Maintenance").click()
     wait_for(lambda: browser.current_url.endswith(f"/broadcasts/{event_id}/"), what="the broadcast's page")
+
+
+def test_before_any_broadcast_the_list_is_empty_and_reading_it_creates_nothing(props, web_app, people):
+    client = Client(web_app(omero__mail__directory__file=str(people)))
+    client.login()
+    status, _, page = client.get("broadcasts/")
+    assert status == 200 and "No broadcast yet." in page
+    assert client.get("email/")[0] == 200
+    with pika.BlockingConnection(pika.URLParameters(props["omero.mail.broker.url"])) as connection:
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker):
+            connection.channel().queue_declare(topo.BROADCASTS_QUEUE, passive=True)

@@ -151,11 +151,3 @@ def test_a_reader_polled_again_lives_on():
         assert kept.use("b1", Thing) is thing
     assert thing.stops == 0
 
-
-def test_the_index_can_be_read_in_the_background_before_a_page_asks_for_it():
-    kept: following.Kept[Thing] = following.Kept(60.0)
-    made: list[Thing] = []
-    kept.warm("index", lambda: made.append(Thing(delay=0.1)) or made[-1])
-    wait_for(lambda: kept.peek("index") is not None, 5, what="the index read in the background")
-    kept.warm("index", lambda: made.append(Thing()) or made[-1])
-    assert kept.use("index", Thing) is made[0] and len(made) == 1

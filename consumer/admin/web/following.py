@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Generic, Protocol, TypeVar
 
+from events.broker.errors import BrokerError
+
 from .. import results
 
 log = logging.getLogger(__name__)
@@ -90,20 +92,6 @@ class Kept(Generic[S]):
             raise Unreadable(entry.thing.error or "RabbitMQ did not answer in time")
         return entry.thing
 
-    def warm(self, key: str, make: Callable[[], S]) -> None:
-        """Start the thing kept under ``key`` in the background, if it is not kept yet."""
-        with self._lock:
-            if key in self._entries:
-                return
-
-        def started() -> None:
-            try:
-                self.use(key, make)
-            except Unreadable as exc:
-                log.warning("not read in the background: %s", exc)
-
-        threading.Thread(target=started, name="omero-mail-web-warm", daemon=True).start()
-
     def peek(self, key: str) -> S | None:
         """The thing kept under ``key`` if it is started, without counting this as a use."""
         with self._lock:
@@ -163,13 +151,27 @@ def followed(url: str, event_id: str) -> results.Reader:
     return readers.use(event_id, lambda: results.Reader(url, event_id, gather=GATHER))
 
 
-def recent(url: str) -> results.Recent:
+def recent(url: str) -> results.Recent | None:
+    """The index of the recent broadcasts; None while none was ever queued (no ``omero.mail.broadcasts``)."""
+    from events import topology as topo
+    from events.broker import existing_queues
+
+    if index.peek("index") is None and not existing_queues(url, [topo.BROADCASTS_QUEUE]):
+        return None
     return index.use("index", lambda: results.Recent(url))
 
 
 def warm_index(url: str) -> None:
     """Read the index in the background (from the Email page), so the broadcasts page finds it read."""
-    index.warm("index", lambda: results.Recent(url))
+    if index.peek("index") is None:
+        threading.Thread(target=_read_index, args=(url,), name="omero-mail-web-index", daemon=True).start()
+
+
+def _read_index(url: str) -> None:
+    try:
+        recent(url)
+    except (Unreadable, BrokerError) as exc:
+        log.warning("the broadcasts index not read in the background: %s", exc)
 
 
 def read(url: str, event_id: str) -> results.Tally | None:

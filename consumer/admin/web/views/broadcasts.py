@@ -38,7 +38,8 @@ NOTES = "omero_mail_broadcast_notes"
 def listing(request):
     number = _page_number(request.GET.get("page"))
     try:
-        rows, total = following.recent(admin_of(request).broker_url).newest((number - 1) * PER_PAGE, PER_PAGE)
+        index = following.recent(admin_of(request).broker_url)
+        rows, total = index.newest((number - 1) * PER_PAGE, PER_PAGE) if index is not None else ([], 0)
     except (following.Unreadable, BrokerError) as exc:
         return render_page(request, "omero_mail/broadcasts.html", {"error": f"The broadcasts cannot be read: {exc}"},
                            status=503, section="Broadcasts")
