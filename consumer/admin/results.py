@@ -10,8 +10,10 @@ it was last read (RabbitMQ's ``x-expires``), so ``broadcast status ID`` works da
 
 The command also publishes a ``queued`` outcome first, so a known broadcast's queue is
 never empty, and so that ``omero.mail.broadcasts`` (the last 1,000 broadcasts' ``queued``
-outcomes) can answer ``broadcast status`` with an ID prefix, as ``failed show`` takes one.
-``status`` only reads: for an unknown ID it creates nothing.
+outcomes) can answer ``broadcast status`` with an ID prefix, as ``failed show`` takes one,
+and list the recent broadcasts in the web app: that outcome carries the subject, the
+requester, the recipients in a few words and the Cc and Bcc counts (one without them, from
+an older command, still counts). ``status`` only reads: for an unknown ID it creates nothing.
 
 Reading never removes anything, and never hides anything from another reader for longer
 than one read of the queue: ``status`` reads it with ``events.broker.QueueBrowser``, which
@@ -29,6 +31,7 @@ import dataclasses
 import json
 import threading
 from dataclasses import dataclass, field
+from typing import Callable, TypeVar
 
 from events import topology as topo
 from events.broker import Follower, Message, QueueBrowser, declare_topology, existing_queues
@@ -38,6 +41,7 @@ from .. import outcomes
 
 INDEX_LENGTH = 1000
 QUEUED = "queued"
+T = TypeVar("T")
 
 
 def declare(url: str, topology: topo.Topology, event_id: str, expires_ms: int) -> None:
@@ -56,9 +60,10 @@ def declare(url: str, topology: topo.Topology, event_id: str, expires_ms: int) -
     ))
 
 
-def queued(event_id: str) -> Message:
-    """The first outcome of every broadcast, published by the command before the event."""
-    return outcomes.result(event_id, QUEUED)
+def queued(event_id: str, **fields) -> Message:
+    """The first outcome of every broadcast, published before the event; ``fields`` say what the
+    broadcasts page lists (subject, requested_by, recipients, the cc and bcc counts)."""
+    return outcomes.result(event_id, QUEUED, **fields)
 
 
 def find(url: str, given: str) -> list[str]:
@@ -92,14 +97,26 @@ class Tally:
     retrying: set[str] = field(default_factory=set)
     #: Why the rules stage refused the broadcast (it is parked in omero.mail.invalid).
     refused: str | None = None
+    #: The broadcast's ``queued`` outcome: its subject, requester and recipients.
+    queued: dict | None = None
+    #: Each email's recipient, by Message-ID, in the order their outcomes came.
+    recipients: dict[str, str] = field(default_factory=dict)
+    #: The last failure of each email that failed or waits for a retry: (attempts, the SMTP reply).
+    replies: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     def add(self, result: dict) -> None:
         outcome = result.get("outcome")
         mail = str(result.get("message_id") or "")
+        if outcome in (outcomes.SENT, outcomes.FAILED, outcomes.RETRYING) and result.get("recipient"):
+            self.recipients.setdefault(mail, str(result["recipient"]))
+        if outcome in (outcomes.FAILED, outcomes.RETRYING):
+            self.replies[mail] = (_whole(result.get("attempts")), str(result.get("error") or ""))
         if outcome == outcomes.INVALID:
             self.refused = str(result.get("reason") or "refused")
         elif outcome == outcomes.PLANNED:
             self.planned = result
+        elif outcome == QUEUED:
+            self.queued = result
         elif outcome == outcomes.SENT:
             self.sent.add(mail)
         elif outcome == outcomes.FAILED:
@@ -116,8 +133,14 @@ class Tally:
         return self.failed - self.sent
 
     @property
+    def waiting_retry(self) -> set[str]:
+        """Emails not sent nor failed yet, whose last attempt was answered by a retry."""
+        return self.retrying - self.sent - self.failed
+
+    @property
     def done(self) -> int:
-        return len(self.sent | self.failed)
+        # The union's size without building it: ``sent`` may hold 20,000 IDs, read at every poll.
+        return len(self.sent) + len(self.failed_only)
 
     @property
     def finished(self) -> bool:
@@ -147,7 +170,7 @@ class Tally:
             lines.append(f"{len(self.failed_only)} emails failed (omero-mail failed list shows why)")
         pending = self.total - self.done
         if pending > 0:
-            retrying = len(self.retrying - self.sent - self.failed)
+            retrying = len(self.waiting_retry)
             waiting = f" ({retrying} waiting to be retried)" if retrying else ""
             lines.append(f"{pending} emails not sent yet{waiting}")
         return lines
@@ -156,12 +179,13 @@ class Tally:
 class Reader:
     """Follow one broadcast's outcomes without taking or holding anything of its results queue."""
 
-    def __init__(self, url: str, event_id: str):
+    def __init__(self, url: str, event_id: str, gather: float = 0.0):
+        """``gather``: seconds between reads of what came (``events.broker.Follower``); 0 wakes for each."""
         self.tally = Tally()
         self._lock = threading.Lock()
         self._seen: set[tuple] = set()
         self._follower = Follower(url, topo.broadcast_queue(event_id), topo.RESULTS_EXCHANGE, f"{event_id}.#",
-                                  self._on_body, name="omero-mail broadcast results")
+                                  self._on_body, name="omero-mail broadcast results", gather=gather)
         self._thread = threading.Thread(target=self._follower.run, name="broadcast-results", daemon=True)
 
     @property
@@ -185,7 +209,13 @@ class Reader:
     def snapshot(self) -> Tally:
         with self._lock:
             return dataclasses.replace(self.tally, sent=set(self.tally.sent), failed=set(self.tally.failed),
-                                       retrying=set(self.tally.retrying))
+                                       retrying=set(self.tally.retrying), recipients=dict(self.tally.recipients),
+                                       replies=dict(self.tally.replies))
+
+    def view(self, read: Callable[[Tally], T]) -> T:
+        """``read(tally)`` while no outcome is added: what a page shows, without copying the tally."""
+        with self._lock:
+            return read(self.tally)
 
     def start(self, timeout: float = 10.0) -> bool:
         """Start following; False if the outcomes could not be followed within ``timeout``."""
@@ -195,6 +225,79 @@ class Reader:
     def stop(self) -> None:
         self._follower.stop()
         self._thread.join(10)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A broadcast of ``omero.mail.broadcasts``, from its ``queued`` outcome ("" or 0 where an old one is silent)."""
+
+    event_id: str
+    at: str = ""
+    subject: str = ""
+    requested_by: str = ""
+    recipients: str = ""
+    cc: int = 0
+    bcc: int = 0
+
+    @classmethod
+    def of(cls, body: bytes) -> "Listed | None":
+        found = _body(body)
+        event_id = found.get("event_id")
+        if found.get("outcome") != QUEUED or not isinstance(event_id, str) or not event_id:
+            return None
+        text = {key: str(found.get(key) or "") for key in ("at", "subject", "requested_by", "recipients")}
+        return cls(event_id, **text, cc=_whole(found.get("cc")), bcc=_whole(found.get("bcc")))
+
+
+class Recent:
+    """The last :data:`INDEX_LENGTH` broadcasts, followed from ``omero.mail.broadcasts`` as they are queued.
+
+    Read whole once (a second or so for 1,000), then kept up to date from a queue of its own,
+    as :class:`Reader` follows one broadcast: a page lists them from memory.
+    """
+
+    def __init__(self, url: str):
+        self._listed: dict[str, Listed] = {}
+        self._lock = threading.Lock()
+        self._follower = Follower(url, topo.BROADCASTS_QUEUE, topo.RESULTS_EXCHANGE, topo.result_key("*", QUEUED),
+                                  self._on_body, name="omero-mail broadcasts")
+        self._thread = threading.Thread(target=self._follower.run, name="broadcasts-index", daemon=True)
+
+    @property
+    def error(self) -> str | None:
+        return self._follower.error
+
+    def _on_body(self, body: bytes) -> None:
+        listed = Listed.of(body)
+        if listed is None:
+            return
+        with self._lock:
+            # Queued again under its ID (after an uncertain publish), a broadcast is listed once, where it was.
+            self._listed.setdefault(listed.event_id, listed)
+            while len(self._listed) > INDEX_LENGTH:
+                del self._listed[next(iter(self._listed))]
+
+    def newest(self, start: int, count: int) -> tuple[list[Listed], int]:
+        """``count`` broadcasts from the ``start``-th newest, and how many there are."""
+        with self._lock:
+            listed = list(self._listed.values())
+        listed.reverse()
+        return listed[start:start + count], len(listed)
+
+    def start(self, timeout: float = 10.0) -> bool:
+        self._thread.start()
+        return self._follower.following.wait(timeout)
+
+    def stop(self) -> None:
+        self._follower.stop()
+        self._thread.join(10)
+
+
+def _whole(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
 
 
 def read_all(url: str, event_id: str) -> Tally:

@@ -3,7 +3,8 @@
 Same arguments, messages and exit codes as OMERO's (``omero-py``'s ``admin.py`` ``email``
 and ``cli.py``'s ``UserGroupControl``), plus ``--cc``, ``--bcc``, ``--html`` and
 ``--from``. The command checks what it can (an admin asks; recipients exist), publishes
-one ``admin.broadcast`` event and returns once the broker confirmed it: the consumers
+one ``admin.broadcast`` event and returns once the broker confirmed it (the checks and the
+publish are ``consumer/admin/broadcasting.py``, which the web app's Email page shares): the consumers
 send the emails whether or not this command is still running. The rules stage checks
 the requester again before planning.
 
@@ -32,10 +33,6 @@ from .broadcast_status import broker_url, die, follow, status
 
 STATUS = "status"
 
-#: omero-py admin.py ``email``: ``die(12, ...)`` for a "no-body" error with parameters
-#: (no recipients, no body), ``die(13, "Failed to send emails:...")`` for every other one.
-EXIT_NO_BODY, EXIT_FAILED = 12, 13
-
 
 def address(text: str) -> str:
     from senders.message import is_valid_address
@@ -46,10 +43,11 @@ def address(text: str) -> str:
 
 
 def recipient(text: str) -> str:
-    from senders.address import is_valid_recipient
+    from ..broadcasting import address_error
 
-    if not is_valid_recipient(text.strip()):
-        raise argparse.ArgumentTypeError(f"not an email address: {text!r}")
+    error = address_error(text)
+    if error:
+        raise argparse.ArgumentTypeError(error)
     return text.strip()
 
 
@@ -143,12 +141,10 @@ def _body(args) -> str:
 
 def _refused(exc) -> int:
     """A refusal as OMERO's CLI reports it (admin.py ``email``), our reason after OMERO's text."""
-    if exc.omero is None:
-        return die(EXIT_FAILED, f"Failed to send emails:\n{exc}")
-    name, text = exc.omero
-    if name == "no-body":
-        return die(EXIT_NO_BODY, f"ApiUsageException:{text}")
-    return die(EXIT_FAILED, f"Failed to send emails:\nApiUsageException:{text} ({exc})")
+    from ..broadcasting import refusal
+
+    code, lines = refusal(exc)
+    return die(code, "\n".join(lines))
 
 
 def _should_wait(args) -> bool:
@@ -157,118 +153,33 @@ def _should_wait(args) -> bool:
     return args.wait is not None or sys.stdout.isatty()
 
 
-def check_acting_for(props, requested_by: str) -> None:
-    """BroadcastRefused unless the admin's broker user may broadcast as ``requested_by``."""
-    from senders import broadcast
-
-    from ...access.trust import ACTS_FOR, Trust
-
-    trust = Trust.from_properties(props)
-    user = props["omero.mail.broadcast.user"]
-    if trust.checked and not trust.may_broadcast_as(user, requested_by):
-        raise broadcast.BroadcastRefused(f"broker user {user!r} may not broadcast as {requested_by!r} ({ACTS_FOR})",
-                                         broadcast.NO_PERMISSIONS)
-
-
 def send(args) -> int:
-    from events import topology as topo
-    from events.broker import Message, PublishError, Publisher
-    from events.schemas import new_event
-    from events.settings import read_settings
     from senders import broadcast
 
+    from .. import broadcasting
     from ...stages.service import make_directory
     from . import CommandError
 
     props = properties(args)
     directory = make_directory(props)()
-    requested_by = args.as_user or props["omero.mail.broadcast.user"]
-    known, errors = _known(args, directory)
-    for line in errors:
+    request = broadcasting.Request(
+        subject=args.subject, body=lambda: _body(args), requested_by=args.as_user or props["omero.mail.broadcast.user"],
+        everyone=args.everyone, inactive=args.inactive, user_names=args.user_name, user_ids=args.user_id,
+        group_names=args.group_name, group_ids=args.group_id, cc=args.cc, bcc=args.bcc, html=args.html,
+        mail_from=args.mail_from)
+    found = broadcasting.named(request, directory)
+    for line in found.lines:
         print(line, file=sys.stderr)
-    if args.everyone and any(known.values()):
-        print(broadcast.IGNORED, file=sys.stderr)
-    data = {
-        "subject": args.subject.strip(), "everyone": args.everyone, "inactive": args.inactive,
-        **({} if args.everyone else known), "cc": args.cc, "bcc": args.bcc, "requested_by": requested_by,
-    }
-    if args.mail_from:
-        data["mail_from"] = args.mail_from
-    allowed = [a.strip() for a in props["omero.mail.broadcast.from"].split(",") if a.strip()]
     try:
-        # SendEmailRequestI.init's order: permissions, recipients, then the request itself.
-        check_acting_for(props, requested_by)
-        broadcast.check_admin(requested_by, directory)
-        if not broadcast.has_recipients(data):
-            raise broadcast.BroadcastRefused(broadcast.NO_RECIPIENTS, broadcast.NO_RECIPIENTS_ERR)
-        broadcast.check_request({**data, "body": "-"}, props["omero.mail.from"], allowed)
-        body = _body(args)
-        html = body if args.html else None
-        data.update(body=broadcast.html_to_text(body) if args.html else body, html=html)
-        broadcast.check_request(data, props["omero.mail.from"], allowed)
+        ready = broadcasting.check(request, found, props, directory, acting_user=props["omero.mail.broadcast.user"])
     except broadcast.BroadcastRefused as exc:
         return _refused(exc)
-
-    from .. import results
-
     url = broker_url(props)
-    event = new_event("admin.broadcast", data, source=props["omero.mail.source"], event_id=args.event_id)
-    settings = read_settings(props)
-    results.declare(url, topo.from_properties(props), event.id, settings.broadcast_results_expires_ms)
     try:
-        with Publisher(url, timeout=settings.broadcast_timeout) as publisher:
-            publisher.publish_many([results.queued(event.id),
-                                    Message(topo.EVENTS_EXCHANGE, event.type, event.to_json(), event.id)])
-    except PublishError as exc:
-        raise CommandError(f"broadcast {event.id} may not be queued, or may still be delivered: {exc}. "
-                           f"The same command with --id {event.id} queues it again under the same ID, "
-                           "so nobody gets an email twice") from None
-    print(f"Broadcast {event.id} queued: `omero-mail broadcast status {event.id}` shows its outcome", flush=True)
+        event_id = broadcasting.queue(url, props, ready, args.event_id)
+    except broadcasting.Uncertain as exc:
+        raise CommandError(exc.advice(f"The same command with --id {exc.event_id}")) from None
+    print(f"Broadcast {event_id} queued: `omero-mail broadcast status {event_id}` shows its outcome", flush=True)
     if not _should_wait(args):
         return 0
-    return follow(url, event.id, args.wait or 0.0)
-
-
-def _known(args, directory) -> tuple[dict, list[str]]:
-    """The users and groups that exist, and OMERO's error line for each that does not.
-
-    omero-py cli.py ``get_users_groups`` (names, then IDs, users before groups), with
-    ``find_user_by_id``'s "Not a valid user ID" for what is not a number: non-fatal,
-    the rest still goes out.
-    """
-    known: dict[str, list[str | int]] = {"user_names": [], "user_ids": [], "group_names": [], "group_ids": []}
-    errors: list[str] = []
-    for name in args.user_name:
-        if directory.experimenter_by_name(name):
-            known["user_names"].append(name)
-        else:
-            errors.append(f"Unknown user: {name}")
-    for text in args.user_id:
-        user_id = _int(text)
-        if user_id is None:
-            errors.append(f"Not a valid user ID: {text}")
-        elif directory.experimenter(user_id):
-            known["user_ids"].append(user_id)
-        else:
-            errors.append(f"Unknown user: {user_id}")
-    for name in args.group_name:
-        if directory.group(name):
-            known["group_names"].append(name)
-        else:
-            errors.append(f"Unknown group: {name}")
-    for text in args.group_id:
-        group_id = _int(text)
-        if group_id is None:
-            errors.append(f"Not a valid group ID: {text}")
-        elif directory.group(group_id):
-            known["group_ids"].append(group_id)
-        else:
-            errors.append(f"Unknown group: {group_id}")
-    return known, errors
-
-
-def _int(text: str) -> int | None:
-    try:
-        return int(text)
-    except ValueError:
-        return None
+    return follow(url, event_id, args.wait or 0.0)
