@@ -21,6 +21,7 @@ from django.shortcuts import redirect
 
 from events.broker.errors import BrokerError
 from senders.broadcast import BroadcastRefused
+from senders.directory import DirectoryError
 
 from ... import broadcasting
 from .. import following, site
@@ -45,10 +46,16 @@ def index(request):
 
 @admin_page
 def page(request):
-    if request.method == "POST":
-        return _submit(request)
-    following.warm_index(admin_of(request).broker_url)
-    return _form(request, {"mail_from": ""})
+    try:
+        if request.method == "POST":
+            return _submit(request)
+        following.warm_index(admin_of(request).broker_url)
+        return _form(request, {"mail_from": ""})
+    except DirectoryError as exc:
+        # Whom a broadcast reaches cannot be told: say why in one line, queue nothing.
+        log.warning("Email page without the directory: %s", exc)
+        return render_page(request, "omero_mail/unavailable.html", {"title": "Email", "reason": str(exc)},
+                           status=503, section="Email")
 
 
 def request_from(fields, admin: Admin) -> tuple[broadcasting.Request, list[str]]:
