@@ -18,7 +18,6 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from events.schemas import new_event
 from senders.mail import Mail, message_id
 from senders.message import build
 
+from .local import ctl, free_port
 from . import bridge, cluster, costs, cpu, web_broadcasts, web_parking
 from .references import naive_consumer, smtp_ceiling
 from .sink import SinkProcess
@@ -59,14 +59,6 @@ def address(user_id: int) -> str:
     return f"user{user_id}@{DOMAIN}"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def ctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=False, capture_output=True, timeout=60)
 
 
 def fresh_vhost() -> None:

@@ -21,7 +21,6 @@ import json
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from consumer.admin import results
 from events import topology as topo
 from events.broker import Publisher, declare_topology
 
+from .local import ctl, free_port
 from .cpu import cpu_seconds
 from .sink import SinkProcess
 
@@ -52,14 +52,6 @@ POLL = 0.5
 DOMAIN = "bench.example.org"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def ctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=False, capture_output=True, timeout=60)
 
 
 def write_site(folder: Path, sink_port: int) -> Path:

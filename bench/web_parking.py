@@ -14,7 +14,6 @@ from __future__ import annotations
 import http.cookiejar
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,8 @@ from events import topology as topo
 from events.broker import Message, Publisher, declare_topology
 from senders.mail import Mail, message_id
 
+from .local import ctl, free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 VHOST = "omero-mail-bench-web"
 URL = f"amqp://guest:guest@127.0.0.1:5672/{VHOST}"
@@ -38,9 +39,6 @@ GETS = 20
 PAUSE = 0.5
 FILTERED = "recipient=user42"
 
-
-def _ctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=False, capture_output=True, timeout=60)
 
 
 def park(count: int) -> None:
@@ -82,16 +80,11 @@ class Admin:
         self.opener.open(request, timeout=60).read()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def _start_web(folder: Path) -> tuple[subprocess.Popen, str]:
     config = folder / "web.properties"
     config.write_text(f"omero.mail.broker.url={URL}\nomero.mail.config=false\nomero.mail.senders.dir={folder}\n")
-    port = _free_port()
+    port = free_port()
     log = open(folder / "web.log", "wb")
     process = subprocess.Popen([sys.executable, "-m", "consumer.admin.cli", "--config", str(config), "web",
                                 "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
@@ -108,9 +101,9 @@ def _start_web(folder: Path) -> tuple[subprocess.Popen, str]:
 
 
 def run(line: Callable[..., None]) -> None:
-    _ctl("delete_vhost", VHOST)
-    _ctl("add_vhost", VHOST)
-    _ctl("set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*")
+    ctl("delete_vhost", VHOST)
+    ctl("add_vhost", VHOST)
+    ctl("set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*")
     folder = Path(tempfile.mkdtemp(prefix="omero-mail-bench-web-"))
     process = None
     try:
@@ -138,7 +131,7 @@ def run(line: Callable[..., None]) -> None:
         if process is not None:
             process.send_signal(signal.SIGINT)
             process.wait(30)
-        _ctl("delete_vhost", VHOST)
+        ctl("delete_vhost", VHOST)
 
 
 def _line(number: int, label: str, value: str, note: str = "") -> None:
