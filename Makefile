@@ -41,7 +41,7 @@ test: venv $(CHROMEDRIVER)
 # README's pictures of the web app's pages (docs/screenshots/), taken by its browser tests.
 .PHONY: screenshots
 screenshots: venv $(CHROMEDRIVER)
-	OMERO_MAIL_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/test_web_*.py
+	WEBAPP_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/test_web_*.py
 
 # The chaos run (tests/chaos; README, "Chaos run"): 15 minutes of faults on a RabbitMQ cluster of
 # its own, then the checker. CHAOS_SEED=N replays a run; CHAOS_MINUTES=M changes its length.

@@ -5,7 +5,7 @@
 - :class:`Client` speaks HTTP as a browser does (cookies, the CSRF token of a form), for the
   tests of who may do what; it is how a hand-made POST is made.
 - ``browser`` is Debian's Chromium, headless, driven by its ChromeDriver through Selenium:
-  nothing downloads a browser. With ``OMERO_MAIL_SCREENSHOTS=DIR`` (``make screenshots``),
+  nothing downloads a browser. With ``WEBAPP_SCREENSHOTS=DIR`` (``make screenshots``),
   :func:`screenshot` keeps a picture of the page under DIR; otherwise it does nothing.
 """
 
@@ -156,8 +156,8 @@ def log_in(driver, app: WebApp, name: str = ADMIN, password: str = PASSWORD) -> 
 
 
 def screenshot(driver, name: str) -> None:
-    """Keep a picture of the page under $OMERO_MAIL_SCREENSHOTS (README's pictures), if set."""
-    folder = os.environ.get("OMERO_MAIL_SCREENSHOTS")
+    """Keep a picture of the page under $WEBAPP_SCREENSHOTS (README's pictures), if set."""
+    folder = os.environ.get("WEBAPP_SCREENSHOTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(Path(folder) / f"{name}.png"))

@@ -16,6 +16,27 @@ from typing import Sequence
 
 
 
+def local_zone() -> str:
+    """The machine's time zone by its IANA name (``TZ``, else ``/etc/localtime``'s link), else UTC:
+    pages show times as the machine's clock does, not in Django's default zone (America/Chicago)."""
+    import os
+    from pathlib import Path
+
+    named = os.environ.get("TZ", "").lstrip(":")
+    if not named:
+        try:
+            named = str(Path("/etc/localtime").resolve()).split("/zoneinfo/", 1)[1]
+        except (OSError, IndexError):
+            named = ""
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(named)
+    except (ValueError, KeyError, OSError):
+        return "UTC"
+    return named
+
+
 def configure(config_files: Sequence[str], omero_config: str | None, host: str) -> None:
     """Django's settings for the standalone app, then ``django.setup()``; once per process."""
     import django
@@ -61,6 +82,7 @@ def configure(config_files: Sequence[str], omero_config: str | None, host: str) 
         SECURE_REFERRER_POLICY="same-origin",
         STATIC_URL="/static/",
         USE_TZ=True,
+        TIME_ZONE=local_zone(),
         DEFAULT_AUTO_FIELD="django.db.models.AutoField",
         DATABASES={},
         LOGGING_CONFIG=None,
