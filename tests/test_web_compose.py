@@ -204,6 +204,21 @@ def test_logging_out_mid_send_stops_no_email(site, make_service, people, browser
         f"member{n}@example.org" for n in range(MANY))
 
 
+def test_stopping_the_web_app_mid_send_stops_no_email(site, make_service, people, start_smtp):
+    slow = start_smtp(SlowHandler(delay=0.4))
+    make_service(omero__mail__directory__file=str(people), omero__mail__port=str(slow.port),
+                 omero__mail__delivery__connections="1")
+    client = Client(site)
+    client.login()
+    assert compose(client, groups=["7"])[0] == 302
+    wait_for(lambda: slow.received, 20, what="the first email")
+    site.process.terminate()
+    site.process.wait(10)
+    slow.wait_for_messages(MANY, timeout=60)
+    assert sorted(r for received in slow.received for r in received.rcpt_tos) == sorted(
+        f"member{n}@example.org" for n in range(MANY))
+
+
 def test_inside_omero_web_a_broadcast_carries_the_admins_session_proof_tied_to_it(props, omero_web):  # noqa: F811
     from events.schemas import load_event
     from events.session_proof import FIELD, event_proof, session_proof
