@@ -154,7 +154,8 @@ def _date_now() -> str:
 
 def build(mail: Mail, date: str | None = None) -> bytes:
     """The whole message as bytes with CRLF line ends. Raises UnsafeMail."""
-    to = ", ".join(recipient(address) for address in mail.to_addresses)
+    # Folded between addresses: a broadcast's Cc may name hundreds, and a line may not pass 998 octets.
+    to = ",\r\n ".join(recipient(address) for address in mail.to_addresses)
     cc = [recipient(address) for address in mail.cc]
     for address in mail.bcc:
         recipient(address)
@@ -163,7 +164,7 @@ def build(mail: Mail, date: str | None = None) -> bytes:
         f"To: {to}",
     ]
     if cc:
-        headers.append("Cc: " + ", ".join(cc))
+        headers.append("Cc: " + ",\r\n ".join(cc))
     headers += [
         f"Subject: {encode_header(mail.subject)}",
         f"Date: {date or _date_now()}",

@@ -41,6 +41,9 @@ DOUBLE_FAULT_PAUSE = 1.0
 
 #: Where a parked copy is routed, by parking lot.
 PARKING_KEYS = {topo.INVALID_QUEUE: topo.INVALID_KEY, topo.FAILED_QUEUE: topo.FAILED_KEY}
+#: Bytes of outbox messages after which a slice ends, however few: each carries the whole body,
+#: and a broadcast's body may be megabytes.
+SLICE_BYTES = 16 * 1024 * 1024
 
 
 def mask(address: str) -> str:
@@ -276,7 +279,7 @@ class Worker(Generic[Extra]):
         thread once the one before it is confirmed.
         """
         event, plan = planned.event, planned.plan
-        messages = list(islice(planned.messages, planned.slice_size))
+        messages = _slice(planned.messages, planned.slice_size)
         published += len(messages)
         last = published >= len(plan.mails)
         report = last and planned.report
@@ -359,3 +362,15 @@ class Worker(Generic[Extra]):
                      mail.message_id, to, f" ({outcomes.one_line(detail, 300)})" if detail else "",
                      extra={"fields": {"outcome": outcome, "event_id": mail.event_id, "sender": mail.sender,
                                        "message_id": mail.message_id, "recipient": to}})
+
+
+def _slice(messages, count: int) -> list[Message]:
+    """The next ``count`` messages, or fewer once they hold :data:`SLICE_BYTES`."""
+    taken: list[Message] = []
+    size = 0
+    for message in islice(messages, count):
+        taken.append(message)
+        size += len(message.body)
+        if size >= SLICE_BYTES:
+            break
+    return taken

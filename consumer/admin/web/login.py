@@ -19,6 +19,7 @@ what limits guessing.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import threading
@@ -50,32 +51,46 @@ class Throttle:
 
     An attempt is counted when it starts (:meth:`attempt`), so logins arriving together cannot
     all pass the bound before any of them is refused; one that succeeds is taken back
-    (:meth:`admitted`), so only refused ones count.
+    (:meth:`admitted`), so only refused ones count. Whoever reaches the login page chooses the
+    names, so a pair is kept as a digest, and dropped once its window has passed: what is kept
+    is bounded by the logins of one window, not by every name ever tried.
     """
 
     def __init__(self, attempts: int = ATTEMPTS, window: float = WINDOW):
         self.attempts, self.window = attempts, window
         self._lock = threading.Lock()
-        self._counted: dict[tuple[str, str], list[float]] = {}
+        self._counted: dict[bytes, list[float]] = {}
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._counted)
 
     def attempt(self, name: str, address: str) -> float | None:
         """The attempt's mark, or None when the bound is reached (refuse without checking)."""
+        key = _pair(name, address)
         with self._lock:
             now = time.monotonic()
-            recent = [at for at in self._counted.get((name, address), []) if now - at < self.window]
+            self._counted = {pair: marks for pair, marks in self._counted.items()
+                             if marks and now - marks[-1] < self.window}
+            recent = [at for at in self._counted.get(key, []) if now - at < self.window]
             if len(recent) >= self.attempts:
-                self._counted[(name, address)] = recent
+                self._counted[key] = recent
                 return None
-            self._counted[(name, address)] = [*recent, now]
+            self._counted[key] = [*recent, now]
             return now
 
     def admitted(self, name: str, address: str, mark: float) -> None:
+        key = _pair(name, address)
         with self._lock:
-            counted = self._counted.get((name, address), [])
+            counted = self._counted.get(key, [])
             if mark in counted:
                 counted.remove(mark)
             if not counted:
-                self._counted.pop((name, address), None)
+                self._counted.pop(key, None)
+
+
+def _pair(name: str, address: str) -> bytes:
+    return hashlib.blake2b(f"{name}\0{address}".encode(), digest_size=16).digest()
 
 
 THROTTLE = Throttle()

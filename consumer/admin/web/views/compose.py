@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import uuid
 
 from django.shortcuts import redirect
 
@@ -31,8 +32,9 @@ from .broadcasts import NOTES
 
 log = logging.getLogger(__name__)
 
-#: Broadcasts whose publish was not confirmed, which this session may queue again under their ID.
-UNCERTAIN = "omero_mail_uncertain"
+#: The IDs this session's forms carry, each the ID its broadcast is queued under (a form sent again,
+#: by a double click or after an unconfirmed publish, queues the same broadcast), and those queued.
+ISSUED, QUEUED = "omero_mail_issued", "omero_mail_queued"
 #: How many of those, and of the notes left for broadcasts' pages, a session keeps.
 KEPT = 20
 #: Cc and Bcc addresses are separated as in OMERO.web's Cc field (commas), or by lines or semicolons.
@@ -93,6 +95,10 @@ def _submit(request):
     from ....access.trust import broker_user
 
     admin = admin_of(request)
+    again = request.POST.get("event_id", "")
+    if again in request.session.get(QUEUED, []):
+        # The same form sent again: its broadcast is queued, and this one would mail everyone twice.
+        return redirect("omero_mail_broadcast", event_id=again)
     props = site.properties()
     given, errors = request_from(request.POST, admin)
     if errors:
@@ -105,17 +111,18 @@ def _submit(request):
         ready = broadcasting.check(given, found, props, people, acting_user)
     except BroadcastRefused as exc:
         return _form(request, request.POST, found.lines + broadcasting.refusal(exc)[1])
-    again = request.POST.get("event_id", "")
-    uncertain = request.session.get(UNCERTAIN, [])
     try:
-        event_id = broadcasting.queue(admin.broker_url, props, ready, again if again in uncertain else None)
+        # Two copies sent at once both get here, under the same ID: the rules stage folds the second.
+        event_id = broadcasting.queue(admin.broker_url, props, ready,
+                                      again if again in request.session.get(ISSUED, []) else None)
     except broadcasting.Uncertain as exc:
-        request.session[UNCERTAIN] = [*uncertain, exc.event_id][-KEPT:]
+        _remember(request, ISSUED, exc.event_id)
         log.warning("broadcast %s of %r not confirmed: %s", exc.event_id, admin.name, exc)
         return _form(request, request.POST, [exc.advice("Sending this form again")], status=503,
                      event_id=exc.event_id)
     except BrokerError as exc:
         return _form(request, request.POST, [f"Not queued: {exc}"], status=503)
+    _remember(request, QUEUED, event_id)
     log.info("admin %r queued broadcast %s to %s", admin.name, event_id, ready.recipients)
     if found.lines:
         notes = request.session.get(NOTES, {})
@@ -136,6 +143,10 @@ def directory():
     return _directory()()
 
 
+def _remember(request, key: str, event_id: str) -> None:
+    request.session[key] = [*request.session.get(key, []), event_id][-KEPT:]
+
+
 def _form(request, values, lines: list[str] | tuple = (), *, status: int | None = None, event_id: str = ""):
     props = site.properties()
     people = directory()
@@ -145,6 +156,9 @@ def _form(request, values, lines: list[str] | tuple = (), *, status: int | None 
     groups = sorted({g for e in experimenters for name in e.groups if (g := people.group(name)) is not None},
                     key=lambda g: g.name)
     allowed = [a.strip() for a in props["omero.mail.broadcast.from"].split(",") if a.strip()]
+    if not event_id:
+        event_id = str(uuid.uuid4())
+        _remember(request, ISSUED, event_id)
     return render_page(request, "omero_mail/compose.html", {
         "lines": list(lines),
         "event_id": event_id,
