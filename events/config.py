@@ -89,6 +89,9 @@ DEFAULTS: dict[str, str] = {
     # The admin's own broker password for `omero-mail broadcast` (else asked on the terminal)
     "omero.mail.broadcast.password": "",
     "omero.mail.broadcast.password.file": "",
+    # The largest broadcast message (body and HTML, in bytes; 0: no limit): each recipient's email
+    # carries it through RabbitMQ
+    "omero.mail.broadcast.max-bytes": "1048576",
     # How long `omero-mail broadcast` waits for RabbitMQ to confirm the broadcast
     "omero.mail.broadcast.timeout": "30s",
     # The web app (consumer/admin/web): the standalone server's address (`omero-mail web`), and the

@@ -302,6 +302,8 @@ def read_settings(props: Properties) -> Settings:
     # Who may publish what: consumer/access/trust.py reads these two from the bag, with the same parsers.
     props.typed("omero.mail.broker.check-publishers", values.boolean)
     props.typed("omero.mail.broadcast.users", values.name_pairs)
+    # senders/broadcast.py reads this one from the bag, with the same parser.
+    props.typed("omero.mail.broadcast.max-bytes", values.whole)
     return Settings(
         broker_url=props["omero.mail.broker.url"].strip(),
         heartbeat=props.typed("omero.mail.broker.heartbeat", values.whole),

@@ -139,8 +139,13 @@ def _unique(values: Iterable[str], exclude: AbstractSet[str] = frozenset()) -> l
     return kept
 
 
-def check_request(data: Mapping, mail_from: str, allowed_from: Sequence[str]) -> str:
-    """OMERO's checks on the request itself, in its order (sender, subject, body); returns the From."""
+#: The property that bounds a broadcast's message: every recipient's email carries it through RabbitMQ.
+MAX_BYTES = "omero.mail.broadcast.max-bytes"
+
+
+def check_request(data: Mapping, mail_from: str, allowed_from: Sequence[str], max_bytes: int = 0) -> str:
+    """OMERO's checks on the request itself, in its order (sender, subject, body), then ours on the
+    message's size (``max_bytes``, 0: none); returns the From."""
     override = str(data.get("mail_from") or "").strip()
     if override:
         if override.lower() not in {a.lower() for a in allowed_from}:
@@ -153,14 +158,19 @@ def check_request(data: Mapping, mail_from: str, allowed_from: Sequence[str]) ->
         raise BroadcastRefused("the subject is empty", NO_SUBJECT)
     if not str(data.get("body") or "").strip() and not str(data.get("html") or "").strip():
         raise BroadcastRefused("the body is empty", NO_BODY)
+    size = sum(len(str(data.get(key) or "").encode("utf-8")) for key in ("body", "html"))
+    if max_bytes and size > max_bytes:
+        raise BroadcastRefused(f"the message is {size:,} bytes, and {MAX_BYTES} allows {max_bytes:,}: each "
+                               "recipient's email carries it through RabbitMQ")
     return mail_from
 
 
-def plan_broadcast(event: Event, directory: Directory, mail_from: str, allowed_from: Sequence[str] = ()) -> Plan:
+def plan_broadcast(event: Event, directory: Directory, mail_from: str, allowed_from: Sequence[str] = (),
+                   max_bytes: int = 0) -> Plan:
     """One Mail per address reached, one copy for Cc, one per Bcc; BroadcastRefused if not allowed."""
     data = event.data
     check_admin(data.get("requested_by"), directory)
-    mail_from = check_request(data, mail_from, allowed_from)
+    mail_from = check_request(data, mail_from, allowed_from, max_bytes)
     recipients = resolve(data, directory)
     found = addresses(e.email for e in recipients.experimenters)
     cc = _unique(data.get("cc") or ())
@@ -191,7 +201,8 @@ def planner(props: Mapping[str, str], directory: Callable[[], Directory]) -> Cal
     """The rules stage's planner for ``admin.broadcast`` events."""
     allowed = [a.strip() for a in props.get("omero.mail.broadcast.from", "").split(",") if a.strip()]
     mail_from = props["omero.mail.from"]
-    return lambda event: plan_broadcast(event, directory(), mail_from, allowed)
+    max_bytes = int(props.get(MAX_BYTES) or 0)  # checked at start (events/settings.py)
+    return lambda event: plan_broadcast(event, directory(), mail_from, allowed, max_bytes)
 
 
 class _TextOfHTML(HTMLParser):

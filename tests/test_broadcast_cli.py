@@ -206,6 +206,17 @@ def test_a_from_address_not_configured_is_refused(config, capsys, amqp_url):
     assert code == 13 and "not allowed" in err
 
 
+def test_a_message_larger_than_omero_mail_broadcast_max_bytes_is_refused_and_nothing_is_queued(config, capsys,
+                                                                                                 props):
+    with open(config, "a") as extra:
+        extra.write("omero.mail.broadcast.max-bytes=100\n")
+    code, _, err = broadcast(config, capsys, "S", "x" * 101, "--everyone")
+    assert code == 13 and err.splitlines() == [
+        "Failed to send emails:", "the message is 101 bytes, and omero.mail.broadcast.max-bytes allows 100: each "
+        "recipient's email carries it through RabbitMQ"]
+    assert queue_depths(props["omero.mail.broker.url"], [topo.EVENTS_QUEUE])[topo.EVENTS_QUEUE] == 0
+
+
 def test_the_broadcast_is_delivered_although_the_command_is_killed_after_publishing(config, props, people,
                                                                                      make_service, smtp_server):
     declare_topology(props["omero.mail.broker.url"], topo.from_properties(props))

@@ -174,3 +174,19 @@ def test_ten_thousand_users_make_ten_thousand_mails_with_distinct_message_ids():
 def test_html_to_text_keeps_blocks_on_their_own_lines():
     html = "<h1>Down</h1><p>At <b>noon</b>&amp; after</p><script>x()</script>"
     assert html_to_text(html) == "Down\n\nAt noon& after\n"
+
+
+def test_a_message_larger_than_the_limit_is_refused_with_its_size_and_the_property():
+    with pytest.raises(BroadcastRefused, match=r"the message is 2,001 bytes, and omero.mail.broadcast.max-bytes "
+                                               r"allows 2,000"):
+        plan_broadcast(broadcast(body="x" * 1001, html="y" * 1000), people(), "omero@example.org", max_bytes=2000)
+
+
+def test_a_message_at_the_limit_is_planned():
+    assert plan_broadcast(broadcast(body="x" * 1000, html="y" * 1000, everyone=True), people(), "omero@example.org",
+                          max_bytes=2000).mails
+
+
+def test_a_limit_of_zero_is_no_limit():
+    assert plan_broadcast(broadcast(body="x" * 2_000_000, everyone=True), people(), "omero@example.org",
+                          max_bytes=0).mails

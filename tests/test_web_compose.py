@@ -125,6 +125,15 @@ def test_a_bad_cc_address_is_refused_and_queues_nothing(site, props):
     assert queue_depths(props["omero.mail.broker.url"], [topo.EVENTS_QUEUE])[topo.EVENTS_QUEUE] == 0
 
 
+def test_a_message_over_the_size_limit_is_refused_on_the_page_and_queues_nothing(props, people, web_app):
+    declare_topology(props["omero.mail.broker.url"], topo.from_properties(props))
+    client = Client(web_app(omero__mail__directory__file=str(people), **{"omero__mail__broadcast__max-bytes": "100"}))
+    client.login()
+    status, _, page = compose(client, everyone="on", message="x" * 101)
+    assert status != 302 and "omero.mail.broadcast.max-bytes allows 100" in shown(page)
+    assert events_queued(props) == []
+
+
 def test_an_empty_subject_is_omeros_no_subject(site, props):
     client = Client(site)
     client.login()

@@ -27,6 +27,7 @@ from typing import Callable, Mapping, Sequence
 
 from events.broker.errors import PublishError
 from events.config import Properties
+from events import values
 from events.schemas import Event
 from senders import broadcast
 from senders.directory import Directory
@@ -158,7 +159,8 @@ def check(request: Request, found: Named, props: Properties, directory: Director
     broadcast.check_request({**data, "body": "-"}, props["omero.mail.from"], allowed)
     body = request.body if isinstance(request.body, str) else request.body()
     data.update(body=broadcast.html_to_text(body) if request.html else body, html=body if request.html else None)
-    broadcast.check_request(data, props["omero.mail.from"], allowed)
+    broadcast.check_request(data, props["omero.mail.from"], allowed,
+                            props.typed(broadcast.MAX_BYTES, values.whole))
     return Ready(data, describe_recipients(data, directory), request.session_proof)
 
 

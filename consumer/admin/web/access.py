@@ -98,10 +98,27 @@ def _standalone(view):
             if request.method == "POST":
                 return secured(HttpResponseForbidden("Log in as an OMERO admin first."))
             return secured(redirect(f"{_login_url()}?next={request.get_full_path()}"))
+        if not _still_admin(kept["name"]):
+            # Removed from group system since the login: the session ends here.
+            request.session.flush()
+            if request.method == "POST":
+                return secured(HttpResponseForbidden("No longer an OMERO admin."))
+            return secured(redirect(_login_url()))
         request.omero_mail_admin = Admin(kept["name"], kept["broker_url"])
         return secured(view(request, *args, **kwargs))
 
     return logged_in
+
+
+def _still_admin(name: str) -> bool:
+    """Whether ``name`` is still an OMERO admin in the directory as last read; when it cannot be
+    read at all (never read in this process), the login's answer stands."""
+    from senders.directory import DirectoryError
+
+    try:
+        return site.is_admin(name)
+    except DirectoryError:
+        return True
 
 
 def _login_url() -> str:

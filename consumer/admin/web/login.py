@@ -122,18 +122,6 @@ def proved_url(name: str, password: str) -> str | None:
     return url
 
 
-def is_admin(name: str) -> bool:
-    from senders import broadcast
-
-    from ...stages.service import make_directory
-
-    try:
-        broadcast.check_admin(name, make_directory(site.properties())())
-    except broadcast.BroadcastRefused:
-        return False
-    return True
-
-
 @csrf_protect
 def login(request: HttpRequest) -> HttpResponse:
     error = ""
@@ -153,7 +141,7 @@ def login(request: HttpRequest) -> HttpResponse:
                                   {"error": THROTTLED, "username": name, "next": target}, status=429))
         url = proved_url(name, password) if name and password else None
         try:
-            admitted = url is not None and is_admin(name)
+            admitted = url is not None and site.is_admin(name)
         except DirectoryError as exc:
             # The password was right; whether the name is an admin's cannot be told now (the database is down).
             log.warning("login of %r not checked: %s", name, exc)

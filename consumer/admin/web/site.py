@@ -35,3 +35,29 @@ def read() -> Settings:
 def standalone() -> bool:
     """Whether this is ``omero-mail web`` (its own login) rather than an app inside OMERO.web."""
     return bool(getattr(settings, "OMERO_MAIL_STANDALONE", False))
+
+
+@functools.lru_cache(maxsize=1)
+def _refreshing():
+    from ...stages.service import make_directory
+
+    return make_directory(properties())
+
+
+def directory():
+    """The directory the consumer reads, one per process, read again as the consumer reads it
+    (``omero.mail.directory.refresh``), its last snapshot kept while a reload fails. The first
+    read raises DirectoryError when it fails, and is tried again at the next call."""
+    return _refreshing()()
+
+
+def is_admin(name: str) -> bool:
+    """Whether ``name`` is an OMERO admin (group ``system``) in the directory; DirectoryError when
+    the directory cannot be read."""
+    from senders import broadcast
+
+    try:
+        broadcast.check_admin(name, directory())
+    except broadcast.BroadcastRefused:
+        return False
+    return True

@@ -13,7 +13,6 @@ it, and a hand-made POST that names someone (``requested_by``, ``as_user``) is n
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import uuid
@@ -131,16 +130,9 @@ def _submit(request):
     return redirect("omero_mail_broadcast", event_id=event_id)
 
 
-@functools.lru_cache(maxsize=1)
-def _directory():
-    from ....stages.service import make_directory
-
-    return make_directory(site.properties())
-
-
 def directory():
-    """The directory the consumer reads, read again as the consumer reads it (``omero.mail.directory.refresh``)."""
-    return _directory()()
+    """The directory the consumer reads (``site.directory``)."""
+    return site.directory()
 
 
 def _remember(request, key: str, event_id: str) -> None:
