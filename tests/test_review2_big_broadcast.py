@@ -34,7 +34,8 @@ def test_a_broadcast_of_a_megabyte_to_120_users_is_planned_in_bounded_memory(pro
         *[{"id": 100 + n, "omeName": f"user{n}", "email": f"user{n}@example.org", "groups": ["user"]}
           for n in range(USERS)],
     ], [{"id": 0, "name": "system"}, {"id": 1, "name": "user"}])
-    make_service(stages=("rules",), omero__mail__directory__file=str(people), **{"omero__mail__broadcast__max-bytes": "0"})
+    make_service(stages=("rules",), omero__mail__directory__file=str(people),
+                 **{"omero__mail__broadcast__max-bytes": "0"})
     url = props["omero.mail.broker.url"]
     tracemalloc.start()
     try:
