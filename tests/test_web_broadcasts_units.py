@@ -135,6 +135,16 @@ def test_a_reader_that_cannot_start_is_forgotten_and_says_why():
     assert refused.stops == 1 and len(kept) == 0 and kept.peek("b1") is None
 
 
+def test_a_reader_whose_follower_gave_up_since_is_forgotten_and_the_next_poll_starts_afresh():
+    kept: following.Kept[Thing] = following.Kept(60.0)
+    first = kept.use("b1", Thing)
+    first.error = "RabbitMQ refused to let this follow omero.mail.broadcast.b1"
+    with pytest.raises(following.Unreadable, match="refused to let this follow"):
+        kept.use("b1", Thing)
+    assert first.stops == 1
+    assert kept.use("b1", Thing) is not first
+
+
 def test_a_reader_nobody_polls_is_stopped_after_its_idle_time():
     kept: following.Kept[Thing] = following.Kept(0.4)
     thing = kept.use("b1", Thing)

@@ -87,7 +87,8 @@ class Kept(Generic[S]):
                 entry.ready.set()
         elif not entry.ready.wait(START_TIMEOUT + 5):
             raise Unreadable("still reading what is kept: try again in a moment")
-        if not entry.started:
+        if not entry.started or entry.thing.error:
+            # Never started, or its follower gave up since: the next use starts afresh, none answers stale counts.
             self._forget(key, entry)
             raise Unreadable(entry.thing.error or "RabbitMQ did not answer in time")
         return entry.thing
