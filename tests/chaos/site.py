@@ -40,7 +40,7 @@ DOMAIN = "chaos.example"
 MAIL_FROM = f"omero@{DOMAIN}"
 WEB_ADMINS = [("Web Admin", f"webadmin@{DOMAIN}"), ("Ops", f"ops@{DOMAIN}")]
 #: The roles with a broker user named by ``omero.mail.broker.<role>-user`` (README, Security).
-ROLES = ("rules", "delivery", "web", "bridge", "replay", "server")
+ROLES = ("rules", "delivery", "web", "bridge", "replay", "server", "webapp")
 #: Each role's broker user; root and alice are OMERO admins who may broadcast as themselves.
 USERS = {**{role: f"omero-mail-{role}" for role in ROLES}, "root": "root", "alice": "alice"}
 #: Roles whose URL is one URL naming every host; the others get one URL per node (README, Scaling out).
