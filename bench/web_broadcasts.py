@@ -16,9 +16,7 @@ bench.web_broadcasts`` runs these two figures alone. Prints figures, asserts not
 
 from __future__ import annotations
 
-import http.cookiejar
 import json
-import re
 import shutil
 import signal
 import statistics
@@ -26,8 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -37,6 +33,7 @@ from consumer.admin import results
 from events import topology as topo
 from events.broker import Publisher, declare_topology
 
+from .browser import Browser
 from .local import ctl, free_port
 from .cpu import cpu_seconds
 from .sink import SinkProcess
@@ -114,26 +111,6 @@ def consuming() -> bool:
             connection.close()
 
 
-class Browser:
-    """HTTP as the pages speak it: the session cookie, the CSRF token of a form."""
-
-    def __init__(self, base: str):
-        self.base = base
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-
-    def get(self, path: str) -> str:
-        with self.opener.open(self.base + path, timeout=60) as response:
-            return response.read().decode()
-
-    def post(self, path: str, fields: dict, token_from: str) -> str:
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', self.get(token_from))
-        assert token, f"no CSRF token in {token_from}"
-        data = urllib.parse.urlencode({**fields, "csrfmiddlewaretoken": token.group(1)}, doseq=True).encode()
-        request = urllib.request.Request(self.base + path, data=data, headers={"Referer": self.base + token_from})
-        with self.opener.open(request, timeout=60) as response:
-            return response.geturl()
-
-
 def queue_index(count: int) -> None:
     """``count`` broadcasts in omero.mail.broadcasts, as the Email page and the command queue them."""
     ids = [str(uuid.uuid4()) for _ in range(count)]
@@ -205,7 +182,7 @@ def run(line) -> None:
         started.append(web)
         web.wait_for(lambda: "omero-mail web on" in web.log.read_text(), "the web app did not start")
         browser = Browser(f"http://127.0.0.1:{port}/")
-        browser.post("login/", {"username": "root", "password": "guest"}, token_from="login/")
+        browser.log_in()
         broadcasts_page(browser, line)
         progress_of_a_broadcast(browser, sink, web.process.pid, line)
     finally:

@@ -11,7 +11,6 @@ first GET (which reads the lot) apart. Asserts nothing.
 
 from __future__ import annotations
 
-import http.cookiejar
 import re
 import signal
 import statistics
@@ -29,6 +28,7 @@ from events import topology as topo
 from events.broker import Message, Publisher, declare_topology
 from senders.mail import Mail, message_id
 
+from .browser import Browser
 from .local import ctl, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,28 +59,6 @@ def park(count: int) -> None:
         publisher.publish_many(messages)
 
 
-class Admin:
-    """An admin's browser, as far as HTTP goes: cookies, and the login form's CSRF token."""
-
-    def __init__(self, base: str):
-        self.base = base
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-
-    def get(self, path: str) -> tuple[float, str]:
-        started = time.perf_counter()
-        with self.opener.open(self.base + path, timeout=60) as response:
-            page = response.read().decode()
-        return 1000 * (time.perf_counter() - started), page
-
-    def log_in(self) -> None:
-        _, page = self.get("login/")
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
-        data = urllib.parse.urlencode({"username": "root", "password": "guest", "csrfmiddlewaretoken": token})
-        request = urllib.request.Request(self.base + "login/", data=data.encode(), headers={"Referer": self.base})
-        self.opener.open(request, timeout=60).read()
-
-
-
 def _start_web(folder: Path) -> tuple[subprocess.Popen, str]:
     config = folder / "web.properties"
     config.write_text(f"omero.mail.broker.url={URL}\nomero.mail.config=false\nomero.mail.senders.dir={folder}\n")
@@ -109,15 +87,15 @@ def run(line: Callable[..., None]) -> None:
     try:
         park(PARKED)
         process, base = _start_web(folder)
-        admin = Admin(base)
+        admin = Browser(base)
         admin.log_in()
-        first, _ = admin.get("parking/failed/")
+        first, _ = admin.timed("parking/failed/")
         plain: list[float] = []
         filtered: list[float] = []
         reads = set()
         for _ in range(GETS):
             for path, times in (("parking/failed/", plain), (f"parking/failed/?{FILTERED}", filtered)):
-                took, page = admin.get(path)
+                took, page = admin.timed(path)
                 times.append(took)
                 reads.update(re.findall(r"as read ([0-9: -]+) UTC", page))
                 time.sleep(PAUSE)
