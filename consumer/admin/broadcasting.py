@@ -104,32 +104,22 @@ def named(request: Request, directory: Directory) -> Named:
     ``find_user_by_id``'s "Not a valid user ID" for what is not a number."""
     result = Named({"user_names": [], "user_ids": [], "group_names": [], "group_ids": []})
     known, errors = result.known, result.lines
-    for name in request.user_names:
-        if directory.experimenter_by_name(name):
-            known["user_names"].append(name)
-        else:
-            errors.append(f"Unknown user: {name}")
-    for text in request.user_ids:
-        user_id = _int(text)
-        if user_id is None:
-            errors.append(f"Not a valid user ID: {text}")
-        elif directory.experimenter(user_id):
-            known["user_ids"].append(user_id)
-        else:
-            errors.append(f"Unknown user: {user_id}")
-    for name in request.group_names:
-        if directory.group(name):
-            known["group_names"].append(name)
-        else:
-            errors.append(f"Unknown group: {name}")
-    for text in request.group_ids:
-        group_id = _int(text)
-        if group_id is None:
-            errors.append(f"Not a valid group ID: {text}")
-        elif directory.group(group_id):
-            known["group_ids"].append(group_id)
-        else:
-            errors.append(f"Unknown group: {group_id}")
+    lookups = (("user", directory.experimenter_by_name, directory.experimenter, request.user_names, request.user_ids),
+               ("group", directory.group, directory.group, request.group_names, request.group_ids))
+    for kind, by_name, by_id, names, ids in lookups:
+        for name in names:
+            if by_name(name):
+                known[f"{kind}_names"].append(name)
+            else:
+                errors.append(f"Unknown {kind}: {name}")
+        for text in ids:
+            number = _int(text)
+            if number is None:
+                errors.append(f"Not a valid {kind} ID: {text}")
+            elif by_id(number):
+                known[f"{kind}_ids"].append(number)
+            else:
+                errors.append(f"Unknown {kind}: {number}")
     if request.everyone and any(known.values()):
         errors.append(broadcast.IGNORED)
     return result
