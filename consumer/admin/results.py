@@ -176,7 +176,29 @@ class Tally:
         return lines
 
 
-class Reader:
+class _Following:
+    """A :class:`Follower` on a thread of its own: what :class:`Reader` and :class:`Recent` share."""
+
+    def __init__(self, follower: Follower, thread_name: str):
+        self._follower = follower
+        self._thread = threading.Thread(target=follower.run, name=thread_name, daemon=True)
+
+    @property
+    def error(self) -> str | None:
+        """Why the queue cannot be followed (RabbitMQ refused), or None."""
+        return self._follower.error
+
+    def start(self, timeout: float = 10.0) -> bool:
+        """Start following; False if the queue could not be followed within ``timeout``."""
+        self._thread.start()
+        return self._follower.following.wait(timeout)
+
+    def stop(self) -> None:
+        self._follower.stop()
+        self._thread.join(10)
+
+
+class Reader(_Following):
     """Follow one broadcast's outcomes without taking or holding anything of its results queue."""
 
     def __init__(self, url: str, event_id: str, gather: float = 0.0):
@@ -184,14 +206,9 @@ class Reader:
         self.tally = Tally()
         self._lock = threading.Lock()
         self._seen: set[tuple] = set()
-        self._follower = Follower(url, topo.broadcast_queue(event_id), topo.RESULTS_EXCHANGE, f"{event_id}.#",
-                                  self._on_body, name="omero-mail broadcast results", gather=gather)
-        self._thread = threading.Thread(target=self._follower.run, name="broadcast-results", daemon=True)
-
-    @property
-    def error(self) -> str | None:
-        """Why the outcomes cannot be followed (RabbitMQ refused), or None."""
-        return self._follower.error
+        super().__init__(Follower(url, topo.broadcast_queue(event_id), topo.RESULTS_EXCHANGE, f"{event_id}.#",
+                                  self._on_body, name="omero-mail broadcast results", gather=gather),
+                         "broadcast-results")
 
     def _on_body(self, body: bytes) -> None:
         try:
@@ -217,15 +234,6 @@ class Reader:
         with self._lock:
             return read(self.tally)
 
-    def start(self, timeout: float = 10.0) -> bool:
-        """Start following; False if the outcomes could not be followed within ``timeout``."""
-        self._thread.start()
-        return self._follower.following.wait(timeout)
-
-    def stop(self) -> None:
-        self._follower.stop()
-        self._thread.join(10)
-
 
 @dataclass(frozen=True)
 class Listed:
@@ -249,7 +257,7 @@ class Listed:
         return cls(event_id, **text, cc=_whole(found.get("cc")), bcc=_whole(found.get("bcc")))
 
 
-class Recent:
+class Recent(_Following):
     """The last :data:`INDEX_LENGTH` broadcasts, followed from ``omero.mail.broadcasts`` as they are queued.
 
     Read whole once (a second or so for 1,000), then kept up to date from a queue of its own,
@@ -259,13 +267,9 @@ class Recent:
     def __init__(self, url: str):
         self._listed: dict[str, Listed] = {}
         self._lock = threading.Lock()
-        self._follower = Follower(url, topo.BROADCASTS_QUEUE, topo.RESULTS_EXCHANGE, topo.result_key("*", QUEUED),
-                                  self._on_body, name="omero-mail broadcasts")
-        self._thread = threading.Thread(target=self._follower.run, name="broadcasts-index", daemon=True)
-
-    @property
-    def error(self) -> str | None:
-        return self._follower.error
+        super().__init__(Follower(url, topo.BROADCASTS_QUEUE, topo.RESULTS_EXCHANGE, topo.result_key("*", QUEUED),
+                                  self._on_body, name="omero-mail broadcasts"),
+                         "broadcasts-index")
 
     def _on_body(self, body: bytes) -> None:
         listed = Listed.of(body)
@@ -283,14 +287,6 @@ class Recent:
             listed = list(self._listed.values())
         listed.reverse()
         return listed[start:start + count], len(listed)
-
-    def start(self, timeout: float = 10.0) -> bool:
-        self._thread.start()
-        return self._follower.following.wait(timeout)
-
-    def stop(self) -> None:
-        self._follower.stop()
-        self._thread.join(10)
 
 
 def _whole(value) -> int:
