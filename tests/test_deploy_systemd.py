@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -29,9 +30,10 @@ SYSTEMD = ROOT / "deploy" / "systemd"
 INSTALLED_BINARY = "/opt/omero-mail/bin/omero-mail"
 INSTALLED_CONFIG = "/etc/omero-mail/"
 SERVICES = ("omero-mail-rules.service", "omero-mail-delivery@.service", "omero-mail-bridge.service",
-            "omero-mail-server-events.service")
+            "omero-mail-server-events.service", "omero-mail-webapp.service")
 STAGES = SERVICES[:3]
 SERVER_EVENTS = "omero-mail-server-events.service"
+WEBAPP = "omero-mail-webapp.service"
 #: OMERO's own unit as OMERO's documentation gives it (omero-documentation, sysadmins/unix/walkthrough).
 OMERO_START_TIMEOUT = 300
 #: What ``systemd-analyze security`` may say of a unit at most (0 safe, 10 exposed; 8.5 before hardening).
@@ -113,6 +115,24 @@ def test_the_bridge_unit_verifies(units):
 
 def test_the_server_events_unit_verifies_beside_the_unit_omeros_docs_give(units):
     assert verify(units, f"./{SERVER_EVENTS}", "./omero-server.service") == ""
+
+
+def test_the_web_app_unit_verifies(units):
+    assert verify(units, f"./{WEBAPP}") == ""
+
+
+def test_the_web_app_unit_runs_the_standalone_app_and_stops_it_as_ctrl_c_does():
+    unit = settings(WEBAPP)
+    assert unit["ExecStart"] == [f"{INSTALLED_BINARY} --log-format json web"]
+    assert unit["EnvironmentFile"] == [f"{INSTALLED_CONFIG}omero-mail.env"] and unit["Restart"] == ["always"]
+    assert unit["KillSignal"] == ["SIGINT"]
+    assert "StateDirectory" not in unit and "ReadWritePaths" not in unit
+
+
+def test_the_standalone_app_stops_cleanly_on_the_signal_its_unit_sends(web_app):
+    app = web_app()
+    app.process.send_signal(signal.SIGINT)
+    assert app.process.wait(15) == 0
 
 
 @pytest.mark.parametrize("name", SERVICES)
