@@ -32,8 +32,14 @@ $(CHROMEDRIVER):
 	apt-get install -y --no-install-recommends chromium chromium-driver \
 		|| (apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver)
 
+# The reverse proxy tests put Debian's nginx, with a self-signed certificate, in front of the web app.
+NGINX ?= /usr/sbin/nginx
+$(NGINX):
+	apt-get install -y --no-install-recommends nginx-light openssl \
+		|| (apt-get update && apt-get install -y --no-install-recommends nginx-light openssl)
+
 # Lint and types first (configured in pyproject.toml), then the tests.
-test: venv $(CHROMEDRIVER)
+test: venv $(CHROMEDRIVER) $(NGINX)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -80,6 +80,10 @@ DEFAULTS: dict[str, str] = {
     # Cookies only over HTTPS (set it when the app is served behind TLS)
     "omero.mail.web.secure-cookies": "false",
     "omero.mail.web.broker.url": "",
+    # Behind a reverse proxy: its address (its X-Forwarded-For, -Proto, -Host and -Port are believed
+    # from it alone), and the names the app is reached by there
+    "omero.mail.web.trusted-proxy": "",
+    "omero.mail.web.allowed-hosts": "",
     # The web app's parking pages: the login each lot is read and replayed with, as `failed` and
     # `invalid` are given theirs (empty: omero.mail.broker.url, the commands' rule)
     "omero.mail.web.failed.broker.url": "",

@@ -117,6 +117,10 @@ class WebSettings:
     broker_url: str = field(repr=False)
     #: The session and CSRF cookies only over HTTPS.
     secure_cookies: bool = False
+    #: The reverse proxy whose X-Forwarded-* headers are believed ("": none).
+    trusted_proxy: str = ""
+    #: Host names the app answers to besides its own address, its machine's name and localhost.
+    allowed_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -294,7 +298,9 @@ def bridge_options(props: Properties) -> BridgeOptions:
 def web_settings(props: Properties) -> WebSettings:
     return WebSettings(host=props["omero.mail.web.host"].strip(), port=props.typed("omero.mail.web.port", values.port),
                        broker_url=props["omero.mail.web.broker.url"].strip(),
-                       secure_cookies=props.typed("omero.mail.web.secure-cookies", values.boolean))
+                       secure_cookies=props.typed("omero.mail.web.secure-cookies", values.boolean),
+                       trusted_proxy=props.typed("omero.mail.web.trusted-proxy", values.ip_address),
+                       allowed_hosts=props.typed("omero.mail.web.allowed-hosts", values.host_names))
 
 
 def read_settings(props: Properties) -> Settings:

@@ -7,10 +7,12 @@ Every parser takes the text of a property and returns its value, or raises
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h)?\s*$")
 UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, None: 1000}
+_HOST = re.compile(r"^\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$", re.IGNORECASE)
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
 
@@ -108,3 +110,23 @@ def name_pairs(text: str) -> dict[str, frozenset[str]]:
             raise ValueError("comma-separated broker-user:omero-admin pairs, such as ops:root,ops:jane")
         found.setdefault(user, set()).add(name)
     return {user: frozenset(them) for user, them in found.items()}
+
+
+def ip_address(text: str) -> str:
+    """An IP address in its usual spelling (``::1``, not ``0:0:0:0:0:0:0:1``), or "" when empty."""
+    if not text.strip():
+        return ""
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        raise ValueError("one IP address, such as 127.0.0.1, or empty") from None
+
+
+def host_names(text: str) -> tuple[str, ...]:
+    """``mail.example.org, .example.org`` -> both; a leading dot stands for a domain and its subdomains."""
+    found = names(text)
+    for name in found:
+        if not _HOST.match(name):
+            raise ValueError("comma-separated host names, such as mail.example.org "
+                             "(.example.org for a domain and its subdomains; no * and no port)")
+    return found

@@ -34,7 +34,7 @@ from . import rabbitmq_nodes
 from .services import RabbitMQ, RabbitMQError, find_postgres_dsn, find_rabbitmq, free_port, unavailable
 
 #: OMERO's database (tests/omero_db.py) and the bridge's fixtures, for every test module.
-pytest_plugins = ["tests.omero_db", "tests.bridge_helpers", "tests.webapp"]
+pytest_plugins = ["tests.omero_db", "tests.bridge_helpers", "tests.webapp", "tests.reverse_proxy"]
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_SENDERS = ROOT / "etc" / "mail-senders.example"

@@ -166,3 +166,28 @@ def test_a_per_type_flood_key_of_an_event_type_that_does_not_exist_is_not_known(
 
 def test_the_broker_url_is_not_in_the_settings_repr():
     assert "s3cret" not in repr(read_settings(Properties({"omero.mail.broker.url": "amqp://u:s3cret@h/%2F"})))
+
+
+@pytest.mark.parametrize("value", ["nginx.example.org", "10.0.0.0/8", "127.0.0.1, 127.0.0.2"])
+def test_the_trusted_proxy_is_one_ip_address(value):
+    with pytest.raises(ConfigError, match=re.escape(
+            f"omero.mail.web.trusted-proxy={value!r} (from the given values): expected one IP address, such as "
+            "127.0.0.1, or empty")):
+        read_settings(Properties({"omero.mail.web.trusted-proxy": value}))
+
+
+def test_the_trusted_proxy_is_spelt_as_the_server_sees_the_peer():
+    settings = read_settings(Properties({"omero.mail.web.trusted-proxy": " 0:0:0:0:0:0:0:1 "}))
+    assert settings.web.trusted_proxy == "::1"
+
+
+@pytest.mark.parametrize("value", ["*", "mail.example.org:443", "https://mail.example.org", "mail example"])
+def test_an_allowed_host_is_a_name_without_wildcard_port_or_scheme(value):
+    with pytest.raises(ConfigError, match=re.escape(
+            f"omero.mail.web.allowed-hosts={value!r} (from the given values): expected comma-separated host names")):
+        read_settings(Properties({"omero.mail.web.allowed-hosts": value}))
+
+
+def test_the_allowed_hosts_are_a_list_of_names_and_domains():
+    settings = read_settings(Properties({"omero.mail.web.allowed-hosts": "mail.example.org, .lab.example.org,"}))
+    assert settings.web.allowed_hosts == ("mail.example.org", ".lab.example.org")

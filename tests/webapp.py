@@ -125,6 +125,13 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 @pytest.fixture
 def browser(tmp_path):
     """Headless Chromium from the OS packages, through Selenium and the packaged ChromeDriver."""
+    driver = chromium(tmp_path)
+    yield driver
+    driver.quit()
+
+
+def chromium(tmp_path: Path, *flags: str):
+    """A headless Chromium as ``browser`` starts it, with ``flags`` besides (the caller quits it)."""
     if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
         unavailable("Chromium and ChromeDriver (Debian's chromium, chromium-driver)")
     from selenium import webdriver
@@ -134,12 +141,11 @@ def browser(tmp_path):
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--window-size=1280,900", f"--user-data-dir={tmp_path / 'chromium'}"):
+                 "--disable-sync", "--window-size=1280,900", f"--user-data-dir={tmp_path / 'chromium'}", *flags):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.implicitly_wait(0)
-    yield driver
-    driver.quit()
+    return driver
 
 
 def log_in(driver, app: WebApp, name: str = ADMIN, password: str = PASSWORD) -> None:

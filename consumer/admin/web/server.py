@@ -2,6 +2,11 @@
 
 One process, a few threads: the pages are an admin's, and a broadcast's progress is followed by
 one reader per broadcast shared by every page that polls it (``views/broadcasts.py``).
+
+Behind a reverse proxy, waitress takes the client's address, the scheme, the host and the port
+from the proxy's ``X-Forwarded-*`` headers, but only from ``omero.mail.web.trusted-proxy``; from
+anyone else those headers are removed before Django sees them. The login's guess bound then
+counts each client apart, and Django's CSRF check sees the HTTPS origin the browser sent.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from typing import Sequence
 
 #: Threads serving requests: a handful of admins with a page or two polling each.
 THREADS = 8
+#: What a trusted proxy may tell: the headers nginx and Apache's mod_proxy set.
+PROXY_HEADERS = ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port")
 
 
 def make_server(host: str, port: int, config_files: Sequence[str], omero_config: str | None):
@@ -18,8 +25,10 @@ def make_server(host: str, port: int, config_files: Sequence[str], omero_config:
 
     from .standalone import configure
 
-    configure(config_files, omero_config, host)
+    web = configure(config_files, omero_config, host)
     from django.core.wsgi import get_wsgi_application
 
+    proxy = {"trusted_proxy": web.trusted_proxy, "trusted_proxy_count": 1,
+             "trusted_proxy_headers": " ".join(PROXY_HEADERS)} if web.trusted_proxy else {}
     return create_server(get_wsgi_application(), host=host, port=port, threads=THREADS, ident="omero-mail",
-                         clear_untrusted_proxy_headers=True)
+                         clear_untrusted_proxy_headers=True, **proxy)

@@ -4,15 +4,21 @@ No database: sessions live in this process's memory (``LocMemCache``), which is 
 login keeps the admin's proved broker URL; a restart logs everyone out, and nothing of a
 login ever reaches a disk. The secret key is new at every start for the same reason.
 Cookies are HttpOnly and SameSite=Lax; ``Secure`` follows ``omero.mail.web.secure-cookies``,
-for a site that serves the app behind TLS. Hosts other than the configured one and localhost are
-refused (``ALLOWED_HOSTS``), so a DNS rebinding page cannot reach the app by another name.
+for a site that serves the app behind TLS. Hosts other than the configured one, the machine's
+name, localhost and ``omero.mail.web.allowed-hosts`` are refused (``ALLOWED_HOSTS``), so a DNS
+rebinding page cannot reach the app by another name. Behind a TLS reverse proxy, the scheme and
+the client's address come from the proxy's headers, which waitress believes from
+``omero.mail.web.trusted-proxy`` alone (``server.py``).
 """
 
 from __future__ import annotations
 
 import secrets
 import socket
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from events.settings import WebSettings
 
 
 
@@ -37,21 +43,24 @@ def local_zone() -> str:
     return named
 
 
-def configure(config_files: Sequence[str], omero_config: str | None, host: str) -> None:
-    """Django's settings for the standalone app, then ``django.setup()``; once per process."""
+def configure(config_files: Sequence[str], omero_config: str | None, host: str) -> WebSettings:
+    """Django's settings for the standalone app, then ``django.setup()``; once per process.
+    Returns the ``omero.mail.web.*`` settings read (a bad one is a ConfigError)."""
     import django
     from django.conf import settings
 
-    if settings.configured:
-        return
     from events.config import load
     from events.settings import web_settings
 
-    secure = web_settings(load(config_files=config_files, omero_config=omero_config)).secure_cookies
+    web = web_settings(load(config_files=config_files, omero_config=omero_config))
+    if settings.configured:
+        return web
+    secure = web.secure_cookies
     settings.configure(
         DEBUG=False,
         SECRET_KEY=secrets.token_urlsafe(50),
-        ALLOWED_HOSTS=sorted({"localhost", "127.0.0.1", "[::1]", host, socket.getfqdn()} - {"", "0.0.0.0", "::"}),
+        ALLOWED_HOSTS=sorted({"localhost", "127.0.0.1", "[::1]", host, socket.getfqdn(), *web.allowed_hosts}
+                             - {"", "0.0.0.0", "::"}),
         ROOT_URLCONF="consumer.admin.web.standalone_urls",
         INSTALLED_APPS=["consumer.admin.web"],
         MIDDLEWARE=[
@@ -91,4 +100,5 @@ def configure(config_files: Sequence[str], omero_config: str | None, host: str) 
         OMERO_MAIL_OMERO_CONFIG=omero_config,
     )
     django.setup()
+    return web
 
