@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_SENDERS = ROOT / "etc" / "mail-senders.example"
 
 
-def wait_for(condition, timeout: float = 15.0, interval: float = 0.02, what: str = "condition"):
+def wait_for(condition, timeout: float = 30.0, interval: float = 0.02, what: str = "condition"):
     """Poll until ``condition()`` is truthy; fail the test with ``what`` on timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -164,7 +164,7 @@ class SMTPServer(Sink):
         with self.handler.lock:
             return list(self.handler.received)
 
-    def wait_for_messages(self, count: int, timeout: float = 15.0):
+    def wait_for_messages(self, count: int, timeout: float = 30.0):
         wait_for(lambda: len(self.handler.received) >= count, timeout, what=f"{count} mail(s) at the SMTP server")
         return self.messages
 
@@ -241,8 +241,8 @@ class RunningService:
 
     def start(self) -> "RunningService":
         self.thread.start()
-        if not self.service.consumer.connected.wait(15):
-            pytest.fail("consumer did not connect within 15s")
+        if not self.service.consumer.connected.wait(30):
+            pytest.fail("consumer did not connect within 30s")
         return self
 
     def stop(self, timeout: float = 30.0) -> None:

@@ -85,7 +85,7 @@ def test_a_running_consumer_reports_what_it_sent_to_the_activity_queue(make_serv
     publish("server.startup", {"server": "omero-1"})
     smtp_server.wait_for_messages(2)
     url = props["omero.mail.broker.url"]
-    wait_for(lambda: sum(r.sent for r in read_reports(url)) == 2, 15, interval=0.5, what="the reports of 2 mails")
+    wait_for(lambda: sum(r.sent for r in read_reports(url)) == 2, 30, interval=0.5, what="the reports of 2 mails")
     [process] = {r.process for r in read_reports(url)}
     assert process
 
@@ -101,7 +101,7 @@ def test_the_rules_stage_that_receives_events_reports_itself_receiving(make_serv
     make_service(stages=("rules",), **FAST)
     publish("server.startup", {"server": "omero-1"})
     url = props["omero.mail.broker.url"]
-    wait_for(lambda: any(topo.EVENTS_QUEUE in r.receiving for r in read_reports(url)), 15, interval=0.5,
+    wait_for(lambda: any(topo.EVENTS_QUEUE in r.receiving for r in read_reports(url)), 30, interval=0.5,
              what="a report receiving events")
 
 
@@ -127,7 +127,7 @@ def test_a_consumer_whose_reports_cannot_be_published_keeps_delivering_and_says_
     connection = _connect(props["omero.mail.broker.url"], "test")
     connection.channel().queue_delete(topo.ACTIVITY_QUEUE)
     connection.close()
-    wait_for(lambda: "activity report not published" in caplog.text, 10, what="the warning")
+    wait_for(lambda: "activity report not published" in caplog.text, 30, what="the warning")
     for server in ("omero-1", "omero-2", "omero-3"):
         publish("server.startup", {"server": server})
     smtp_server.wait_for_messages(6)

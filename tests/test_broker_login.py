@@ -18,7 +18,7 @@ from events import topology as topo
 from events.broker import BrokerError, Message, PublishError, Publisher, declare_topology, queue_depths
 from events.broker.connection import addresses
 
-from .conftest import write_directory
+from .conftest import wait_for, write_directory
 from .services import free_port
 from .test_cli_errors import ROOT, omero_mail
 
@@ -112,16 +112,25 @@ def test_a_publisher_that_never_connected_does_not_say_the_message_may_still_be_
     assert "not published" in str(error.value) and "may still" not in str(error.value)
 
 
-def test_a_stage_whose_login_is_refused_logs_one_line_per_attempt_at_one_level(amqp_url):
+def test_a_stage_whose_login_is_refused_logs_one_line_per_attempt_at_one_level(amqp_url, tmp_path):
     environ = {"PATH": os.environ.get("PATH", ""), "OMERO_MAIL_BROKER_URL": with_password(amqp_url, WRONG)}
-    process = subprocess.Popen([sys.executable, "-m", "consumer.admin.cli", "consume", "--stage", "delivery"], cwd=ROOT,
-                               env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "stage.log"
+
+    def broker_lines() -> list[str]:
+        return [line for line in log.read_text().splitlines() if "RabbitMQ" in line]
+
+    with open(log, "w") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "consumer.admin.cli", "consume", "--stage", "delivery"],
+                                   cwd=ROOT, env=environ, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
     try:
-        time.sleep(8)
+        # The start's attempt and the consumer's first three (its retries wait 1-2 s, then 2-3 s): what
+        # the 8 s this test used to sleep saw on an idle machine, however long the stage takes to start.
+        wait_for(lambda: len(broker_lines()) >= 4, 60, interval=0.2, what="four refused attempts logged")
     finally:
         process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=30)
-    about_the_broker = [line for line in err.splitlines() if "RabbitMQ" in line]
+        process.wait(timeout=30)
+    err = log.read_text()
+    about_the_broker = broker_lines()
     assert len(about_the_broker) >= 3, err
     assert all("ACCESS_REFUSED" in line for line in about_the_broker), err
     assert len({line.split()[2] for line in about_the_broker}) == 1, err

@@ -121,10 +121,10 @@ def test_killing_the_node_a_consumer_is_connected_to_mid_broadcast_loses_no_mail
         killed = time.monotonic()
         # The SMTP server may still get a few mails the workers held: flowing again means
         # mail that came through the new connection, after the reconnection.
-        wait_for(lambda: service.service.consumer.node not in (None, f"127.0.0.1:{port}"), timeout=10,
+        wait_for(lambda: service.service.consumer.node not in (None, f"127.0.0.1:{port}"), timeout=30,
                  interval=0.01, what="a connection to another node")
         reconnected = len(smtp_server.received)
-        wait_for(lambda: len(smtp_server.received) > max(before, reconnected), timeout=10, interval=0.01,
+        wait_for(lambda: len(smtp_server.received) > max(before, reconnected), timeout=30, interval=0.01,
                  what="mail flowing again")
         flowing = time.monotonic() - killed
         print(f"\nkill -9 of node {victim.name}: connected to {service.service.consumer.node}, "

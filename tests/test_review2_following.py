@@ -59,7 +59,7 @@ def test_two_hundred_broadcasts_followed_then_left_hold_no_reader_thread_or_conn
     assert len(kept) == BROADCASTS and readers_running() == before + BROADCASTS
     now[0] += 2.0  # the pages stopped polling a second (their idle time) ago
     wait_for(lambda: len(kept) == 0 and readers_running() == before, 30, what="every reader stopped")
-    wait_for(lambda: connections(private_rabbitmq, amqp_url) == 0, 15, what="every reader's connection closed")
+    wait_for(lambda: connections(private_rabbitmq, amqp_url) == 0, 30, what="every reader's connection closed")
 
 
 @pytest.mark.private_broker

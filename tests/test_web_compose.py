@@ -195,7 +195,10 @@ def test_logging_out_mid_send_stops_no_email(site, make_service, people, browser
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    slow = start_smtp(SlowHandler(delay=0.4))
+    # 1.5 s a mail until the logout (18 s for the group), so the page is seen sending however slowly the
+    # browser shows it; then quicker (an SMTP reply slower than the stage's timeout would be a retry).
+    pace = SlowHandler(delay=1.5)
+    slow = start_smtp(pace)
     make_service(omero__mail__directory__file=str(people), omero__mail__port=str(slow.port),
                  omero__mail__delivery__connections="1")
     on_the_email_page(browser, site)
@@ -203,11 +206,12 @@ def test_logging_out_mid_send_stops_no_email(site, make_service, people, browser
     browser.find_element(By.ID, "id_subject").send_keys("S")
     browser.find_element(By.ID, "id_message").send_keys("B")
     browser.find_element(By.ID, "send").click()
-    wait_for(lambda: state_of(browser) == "sending", 20, what="the broadcast to be sending")
+    wait_for(lambda: state_of(browser) == "sending", 30, what="the broadcast to be sending")
     sent_before = len(slow.received)
     assert sent_before < MANY
     browser.find_element(By.CSS_SELECTOR, ".omero-mail-logout button").click()
     wait_for(lambda: "/login/" in browser.current_url, what="the login page")
+    pace.delay = 0.1
     slow.wait_for_messages(MANY, timeout=60)
     assert sorted(r for received in slow.received for r in received.rcpt_tos) == sorted(
         f"member{n}@example.org" for n in range(MANY))

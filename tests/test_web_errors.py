@@ -134,14 +134,14 @@ def test_a_404_without_a_referer_is_not_reported(publish, site, props, tmp_path)
 
 def test_a_404_with_a_referer_is_published_right_after_the_response(publish, site, props):
     site.get("/missing/", HTTP_REFERER="http://testserver/page/")
-    wait_for(lambda: events_queued(props) == 1, timeout=5, what="the event published")
+    wait_for(lambda: events_queued(props) == 1, timeout=30, what="the event published")
 
 
 @pytest.mark.private_broker
 def test_a_storm_of_broken_links_is_published_over_one_connection(publish, site, props, private_rabbitmq):
     for n in range(20):
         site.get(f"/missing/{n}/", HTTP_REFERER="http://testserver/page/")
-    wait_for(lambda: events_queued(props) == 20, timeout=10, what="20 events published")
+    wait_for(lambda: events_queued(props) == 20, timeout=30, what="20 events published")
     vhost = unquote(props["omero.mail.broker.url"].rsplit("/", 1)[1])
     listed = private_rabbitmq.ctl("-q", "list_connections", "vhost", "client_properties").stdout.decode()
     web = [line for line in listed.splitlines()
@@ -196,7 +196,7 @@ def test_a_broker_that_is_down_does_not_break_the_response_and_the_event_is_spoo
     with override_settings(OMERO_MAIL_BROKER_URL=f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F"):
         response = site.get("/fails/")
         broken = site.get("/missing/", HTTP_REFERER="http://testserver/page/")
-        wait_for(lambda: len(spooled(tmp_path)) == 2, timeout=10, what="both events spooled")
+        wait_for(lambda: len(spooled(tmp_path)) == 2, timeout=30, what="both events spooled")
     assert (response.status_code, broken.status_code) == (500, 404)
     events = spooled(tmp_path)
     assert [(e["type"], e["data"]["status"]) for e in events] == [("web.error", 500), ("web.error", 404)]
@@ -207,7 +207,7 @@ def test_a_spooled_event_is_delivered_once_published(service, site, tmp_path, pr
 
     with override_settings(OMERO_MAIL_BROKER_URL=f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F"):
         site.get("/fails/")
-        wait_for(lambda: spooled(tmp_path), timeout=10, what="the event spooled")
+        wait_for(lambda: spooled(tmp_path), timeout=30, what="the event spooled")
     config = tmp_path / "p.properties"
     config.write_text(f"omero.mail.broker.url={props['omero.mail.broker.url']}\n")
     assert cli.main(["publish-spool", str(tmp_path / "spool.jsonl"), "--config", str(config)]) == 0

@@ -35,13 +35,13 @@ IMG = "\"><img src=x id=injected onerror=\"document.title='pwned';window.pwned=1
 
 def shown(browser, element_id: str):
     """The element once the page that has it is loaded (a click does not wait for the next page)."""
-    return WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.ID, element_id)))
+    return WebDriverWait(browser, 30).until(expected_conditions.presence_of_element_located((By.ID, element_id)))
 
 
 def logged_in(browser, app) -> None:
     """Logged in as an admin, the next page loaded (the login's click does not wait for it)."""
     log_in(browser, app)
-    WebDriverWait(browser, 15).until(
+    WebDriverWait(browser, 30).until(
         expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".omero-mail-logout")))
 
 

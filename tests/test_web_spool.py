@@ -60,7 +60,7 @@ def spooled(path) -> list[dict]:
 
 
 def wait_for_log(caplog, words: str) -> str:
-    wait_for(lambda: any(words in r.getMessage() for r in caplog.records), timeout=10,
+    wait_for(lambda: any(words in r.getMessage() for r in caplog.records), timeout=30,
              what=f"a log line with {words!r}")
     return next(r.getMessage() for r in caplog.records if words in r.getMessage())
 
@@ -68,7 +68,7 @@ def wait_for_log(caplog, words: str) -> str:
 def test_the_default_spool_file_is_in_a_private_directory_of_the_web_user(shared_tmp):
     report()
     directory = shared_tmp / f"omero-mail-web-{os.geteuid()}"
-    wait_for(lambda: any(directory.glob("*")), timeout=10, what="the spool file")
+    wait_for(lambda: any(directory.glob("*")), timeout=30, what="the spool file")
     [path] = directory.iterdir()
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700 and directory.stat().st_uid == os.geteuid()
     assert [event["data"]["path"] for event in spooled(path)] == ["/missing/"]
@@ -79,7 +79,7 @@ def test_the_spool_file_is_readable_by_the_web_user_alone_whatever_the_umask(tmp
     old = os.umask(0o022)
     try:
         report(str(path))
-        wait_for(path.exists, timeout=10, what="the spool file")
+        wait_for(path.exists, timeout=30, what="the spool file")
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -158,7 +158,7 @@ def log_in(driver, app: WebApp, name: str = ADMIN, password: str = PASSWORD) -> 
     from selenium.webdriver.support.ui import WebDriverWait
 
     # The click returns before the next page: wait for it, or the test's next step races it.
-    WebDriverWait(driver, 15).until(lambda d: "/login/" not in d.current_url or d.find_elements(By.CLASS_NAME, "error"))
+    WebDriverWait(driver, 30).until(lambda d: "/login/" not in d.current_url or d.find_elements(By.CLASS_NAME, "error"))
 
 
 def screenshot(driver, name: str) -> None:
