@@ -80,8 +80,8 @@ DEFAULTS: dict[str, str] = {
     # Cookies only over HTTPS (set it when the app is served behind TLS)
     "omero.mail.web.secure-cookies": "false",
     "omero.mail.web.broker.url": "",
-    # Behind a reverse proxy: its address (its X-Forwarded-For, -Proto, -Host and -Port are believed
-    # from it alone), and the names the app is reached by there
+    # Behind a reverse proxy: its address (its X-Forwarded-For and -Proto are believed from it
+    # alone; the host is the Host header's), and the names the app is reached by there
     "omero.mail.web.trusted-proxy": "",
     "omero.mail.web.allowed-hosts": "",
     # The web app's parking pages: the login each lot is read and replayed with, as `failed` and

@@ -117,7 +117,7 @@ class WebSettings:
     broker_url: str = field(repr=False)
     #: The session and CSRF cookies only over HTTPS.
     secure_cookies: bool = False
-    #: The reverse proxy whose X-Forwarded-* headers are believed ("": none).
+    #: The reverse proxy whose X-Forwarded-For and -Proto are believed ("": none).
     trusted_proxy: str = ""
     #: Host names the app answers to besides its own address, its machine's name and localhost.
     allowed_hosts: tuple[str, ...] = ()

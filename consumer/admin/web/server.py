@@ -3,10 +3,13 @@
 One process, a few threads: the pages are an admin's, and a broadcast's progress is followed by
 one reader per broadcast shared by every page that polls it (``views/broadcasts.py``).
 
-Behind a reverse proxy, waitress takes the client's address, the scheme, the host and the port
-from the proxy's ``X-Forwarded-*`` headers, but only from ``omero.mail.web.trusted-proxy``; from
-anyone else those headers are removed before Django sees them. The login's guess bound then
-counts each client apart, and Django's CSRF check sees the HTTPS origin the browser sent.
+Behind a reverse proxy, waitress takes the client's address and the scheme from the proxy's
+``X-Forwarded-For`` and ``X-Forwarded-Proto``, but only from ``omero.mail.web.trusted-proxy``;
+from anyone else those headers are removed before Django sees them. The login's guess bound then
+counts each client apart, and Django's CSRF check sees the HTTPS origin the browser sent. The
+host and port are the ``Host`` header's, which the proxy passes on (README's ``$http_host``), so
+the host check is the browser's: ``X-Forwarded-Host``, ``-Port``, ``-By`` and ``Forwarded`` are
+removed even from the proxy, which (README's nginx) passes on whatever the client sent in them.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from typing import Sequence
 
 #: Threads serving requests: a handful of admins with a page or two polling each.
 THREADS = 8
-#: What a trusted proxy may tell: the headers nginx and Apache's mod_proxy set.
-PROXY_HEADERS = ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port")
+#: What a trusted proxy may tell: the headers README's nginx sets, replacing the client's
+#: (``$proxy_add_x_forwarded_for`` appends nginx's view of the client; the app takes that last entry).
+PROXY_HEADERS = ("x-forwarded-for", "x-forwarded-proto")
 
 
 def make_server(host: str, port: int, config_files: Sequence[str], omero_config: str | None):
