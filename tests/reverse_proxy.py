@@ -36,7 +36,7 @@ http {{
     uwsgi_temp_path {dir}/uwsgi;
     scgi_temp_path {dir}/scgi;
     server {{
-        listen 127.0.0.1:{port} ssl;
+        listen {listen}:{port} ssl{listen_options};
         server_name {name};
         ssl_certificate {dir}/cert.pem;
         ssl_certificate_key {dir}/key.pem;
@@ -84,21 +84,26 @@ def reverse_proxy(tmp_path):
         unavailable("nginx and openssl (Debian's nginx-light, openssl)")
     started: list[subprocess.Popen] = []
 
-    def start(app: WebApp, name: str) -> Proxy:
+    def start(app: WebApp, name: str, listen: str = "127.0.0.1") -> Proxy:
+        """``listen``: nginx's address; an IPv4-mapped one (``[::ffff:127.0.0.1]``) is a dual-stack
+        socket (``ipv6only=off``), where nginx sees an IPv4 client as ``::ffff:a.b.c.d``."""
         folder = tmp_path / f"nginx-{len(started)}"
         folder.mkdir()
         self_signed(folder, name)
         port = free_port()
         app_port = int(app.url.rstrip("/").rsplit(":", 1)[1])
-        (folder / "nginx.conf").write_text(CONF.format(dir=folder, port=port, name=name,
+        options = " ipv6only=off" if listen.startswith("[::ffff:") else ""
+        (folder / "nginx.conf").write_text(CONF.format(dir=folder, port=port, name=name, listen=listen,
+                                                       listen_options=options,
                                                        location=readme_location(app_port)))
         process = subprocess.Popen([NGINX, "-p", str(folder), "-c", str(folder / "nginx.conf"), "-g", "daemon off;"],
                                    stdout=subprocess.DEVNULL, stderr=open(folder / "stderr.log", "wb"))
         started.append(process)
         deadline = time.monotonic() + 15
+        address = "127.0.0.1" if listen.startswith("[::ffff:") else listen.strip("[]")
         while True:
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                socket.create_connection((address, port), timeout=1).close()
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:

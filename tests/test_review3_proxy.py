@@ -5,6 +5,7 @@ addresses of their own (``tests/test_web_behind_proxy.py``)."""
 from __future__ import annotations
 
 from .test_web_behind_proxy import BEHIND_NGINX, PUBLIC, Visitor
+from .webapp import ADMIN, PASSWORD
 
 
 def test_through_the_proxy_an_x_forwarded_host_header_does_not_get_another_name_past_the_host_check(
@@ -14,3 +15,12 @@ def test_through_the_proxy_an_x_forwarded_host_header_does_not_get_another_name_
     status, _ = Visitor("127.0.0.2", proxy=proxy).request(
         "GET", "login/", headers={"Host": "rebound.example", "X-Forwarded-Host": PUBLIC})
     assert status == 400
+
+
+def test_behind_a_dual_stack_proxy_each_ipv4_client_has_its_own_bound_on_login_guesses(web_app, reverse_proxy):
+    # nginx on [::]:443 ipv6only=off sees an IPv4 client as ::ffff:a.b.c.d.
+    proxy = reverse_proxy(web_app(**BEHIND_NGINX), PUBLIC, listen="[::ffff:127.0.0.1]")
+    guesser = Visitor("127.0.0.2", proxy=proxy)
+    assert [guesser.log_in(ADMIN, "wrong") for _ in range(6)] == [403] * 5 + [429]
+    assert Visitor("127.0.0.3", proxy=proxy).log_in(ADMIN, PASSWORD) == 302
+    assert "from 127.0.0.2 refused unchecked" in proxy.app.log.read_text()
