@@ -4,7 +4,7 @@ addresses of their own (``tests/test_web_behind_proxy.py``)."""
 
 from __future__ import annotations
 
-from .test_web_behind_proxy import BEHIND_NGINX, PUBLIC, Visitor
+from .test_web_behind_proxy import BEHIND_NGINX, PUBLIC, TOKEN, Visitor
 from .webapp import ADMIN, PASSWORD
 
 
@@ -24,3 +24,14 @@ def test_behind_a_dual_stack_proxy_each_ipv4_client_has_its_own_bound_on_login_g
     assert [guesser.log_in(ADMIN, "wrong") for _ in range(6)] == [403] * 5 + [429]
     assert Visitor("127.0.0.3", proxy=proxy).log_in(ADMIN, PASSWORD) == 302
     assert "from 127.0.0.2 refused unchecked" in proxy.app.log.read_text()
+
+
+def test_after_a_login_over_https_next_does_not_send_the_browser_to_plain_http(web_app, reverse_proxy):
+    proxy = reverse_proxy(web_app(**BEHIND_NGINX), PUBLIC)
+    admin = Visitor("127.0.0.2", proxy=proxy)
+    status, page = admin.request("GET", "login/")
+    [token] = TOKEN.findall(page)
+    status, _ = admin.request("POST", "login/", {"username": ADMIN, "password": PASSWORD, "csrfmiddlewaretoken": token,
+                                                 "next": f"http://{PUBLIC}:{proxy.port}/parking/"})
+    assert status == 302
+    assert admin.headers is not None and not admin.headers["Location"].startswith("http:")

@@ -28,6 +28,8 @@ class Visitor:
     def __init__(self, source: str, *, proxy: Proxy | None = None, app: WebApp | None = None):
         self.source = source
         self.cookies: dict[str, str] = {}
+        #: The last response's headers.
+        self.headers: http.client.HTTPMessage | None = None
         if proxy is not None:
             self.port, self.host, self.origin = proxy.port, f"{proxy.name}:{proxy.port}", proxy.url.rstrip("/")
             self.tls = True
@@ -56,6 +58,7 @@ class Visitor:
         try:
             connection.request(method, "/" + path, body=body, headers=sent)
             response = connection.getresponse()
+            self.headers = response.headers
             for line in response.headers.get_all("Set-Cookie") or []:
                 for name, morsel in http.cookies.SimpleCookie(line).items():
                     self.cookies[name] = morsel.value

@@ -127,7 +127,9 @@ def login(request: HttpRequest) -> HttpResponse:
     error = ""
     name = ""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    # Over HTTPS, not to this host's plain HTTP either (as Django's own LoginView).
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
         target = ""
     status = 200
     if request.method == "POST":
