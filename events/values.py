@@ -123,10 +123,12 @@ def ip_address(text: str) -> str:
 
 
 def host_names(text: str) -> tuple[str, ...]:
-    """``mail.example.org, .example.org`` -> both; a leading dot stands for a domain and its subdomains."""
+    """``mail.example.org, .example.org`` -> both; a leading dot stands for a domain and its subdomains.
+    A trailing dot (``mail.example.org.``, DNS's absolute name) is dropped: Django compares the
+    request's host without it, so with it the name would never match."""
     found = names(text)
     for name in found:
         if not _HOST.match(name):
             raise ValueError("comma-separated host names, such as mail.example.org "
                              "(.example.org for a domain and its subdomains; no * and no port)")
-    return found
+    return tuple(name.removesuffix(".") for name in found)

@@ -35,3 +35,10 @@ def test_after_a_login_over_https_next_does_not_send_the_browser_to_plain_http(w
                                                  "next": f"http://{PUBLIC}:{proxy.port}/parking/"})
     assert status == 302
     assert admin.headers is not None and not admin.headers["Location"].startswith("http:")
+
+
+def test_an_allowed_host_written_with_its_trailing_dot_lets_the_browser_in(web_app, reverse_proxy):
+    # "mail.example.org." is the same name (DNS's absolute spelling); Django compares without the dot.
+    proxy = reverse_proxy(web_app(**{**BEHIND_NGINX, "omero__mail__web__allowed-hosts": f"{PUBLIC}."}), PUBLIC)
+    status, _ = Visitor("127.0.0.2", proxy=proxy).request("GET", "login/")
+    assert status == 200
