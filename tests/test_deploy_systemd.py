@@ -125,7 +125,7 @@ def test_the_web_app_unit_runs_the_standalone_app_and_stops_it_as_ctrl_c_does():
     unit = settings(WEBAPP)
     assert unit["ExecStart"] == [f"{INSTALLED_BINARY} --log-format json web"]
     assert unit["EnvironmentFile"] == [f"{INSTALLED_CONFIG}omero-mail.env"] and unit["Restart"] == ["always"]
-    assert unit["KillSignal"] == ["SIGINT"]
+    assert unit["KillSignal"] == ["SIGINT"] and unit["SuccessExitStatus"] == ["130"]
     assert "StateDirectory" not in unit and "ReadWritePaths" not in unit
 
 
