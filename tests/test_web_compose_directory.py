@@ -2,48 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 
-import pytest
 
 from events.config import Properties
 
-from .bridge_helpers import write_properties
-from .conftest import ROOT, wait_for, write_directory
+from .conftest import write_directory
 from .faults import Proxy
-from .services import free_port
 from .test_web_inside_omero_web import logged_in
-from .webapp import Client, WebApp
-
-
-@pytest.fixture
-def omero_web_on(tmp_path):
-    """The stand-in OMERO.web with these properties; stopped at teardown."""
-    started: list[subprocess.Popen] = []
-
-    def start(props: Properties) -> WebApp:
-        config = write_properties(props, tmp_path / "omero-mail.properties")
-        port = free_port()
-        log = tmp_path / "omero-web.log"
-        process = subprocess.Popen([sys.executable, "-m", "tests.omeroweb_standin.serve", str(config), str(port)],
-                                   cwd=ROOT, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
-                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        started.append(process)
-        wait_for(lambda: "stand-in OMERO.web on" in log.read_text() or process.poll() is not None, 30,
-                 what="the stand-in OMERO.web")
-        return WebApp(f"http://127.0.0.1:{port}/", process, log)
-
-    yield start
-    for process in started:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+from .webapp import Client
 
 
 def test_the_email_page_says_in_one_line_that_the_directory_is_down_and_shows_no_password(omero_db, props,

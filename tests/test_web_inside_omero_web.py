@@ -6,39 +6,18 @@ of omero-web it reproduces, from omero-web's source).
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import uuid
 
 import pytest
 
-from .bridge_helpers import write_properties
-from .conftest import ROOT, wait_for
-from .services import free_port
 from .webapp import Client, WebApp
 
 PAGES = ["email/", "broadcasts/", "parking/failed/", "parking/invalid/", "health/", "senders/"]
 
 
 @pytest.fixture
-def omero_web(props, tmp_path):
-    config = write_properties(props, tmp_path / "omero-mail.properties")
-    port = free_port()
-    log = tmp_path / "omero-web.log"
-    process = subprocess.Popen([sys.executable, "-m", "tests.omeroweb_standin.serve", str(config), str(port)],
-                               cwd=ROOT, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    wait_for(lambda: "stand-in OMERO.web on" in log.read_text() or process.poll() is not None, 30,
-             what="the stand-in OMERO.web")
-    assert process.poll() is None, log.read_text()
-    yield WebApp(f"http://127.0.0.1:{port}/", process, log)
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+def omero_web(props, omero_web_on) -> WebApp:
+    return omero_web_on(props)
 
 
 def logged_in(app: WebApp, user: str, admin: bool, session: str | None = None) -> Client:

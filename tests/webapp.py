@@ -83,6 +83,36 @@ def web_app(props, tmp_path):
                 app.process.wait()
 
 
+@pytest.fixture
+def omero_web_on(tmp_path):
+    """The stand-in OMERO.web (tests/omeroweb_standin) with the given properties; stopped at teardown."""
+    from .conftest import wait_for
+
+    started: list[subprocess.Popen] = []
+
+    def start(props) -> WebApp:
+        config = write_properties(props, tmp_path / f"omero-mail-{len(started)}.properties")
+        port = free_port()
+        log = tmp_path / f"omero-web-{len(started)}.log"
+        process = subprocess.Popen([sys.executable, "-m", "tests.omeroweb_standin.serve", str(config), str(port)],
+                                   cwd=ROOT, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
+                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        started.append(process)
+        wait_for(lambda: "stand-in OMERO.web on" in log.read_text() or process.poll() is not None, 30,
+                 what="the stand-in OMERO.web")
+        assert process.poll() is None, log.read_text()
+        return WebApp(f"http://127.0.0.1:{port}/", process, log)
+
+    yield start
+    for process in started:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class Client:
     """HTTP as a browser speaks it: cookies kept, redirects not followed, a form's CSRF token reused."""
 
