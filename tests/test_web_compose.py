@@ -13,7 +13,6 @@ from events.broker import declare_topology, queue_depths
 
 from .conftest import take_all, wait_for, write_directory
 from .faults import SlowHandler
-from .test_web_inside_omero_web import omero_web  # noqa: F401  (the fixture, for the test inside OMERO.web)
 from .webapp import Client, log_in, screenshot
 
 #: How many members the group "many" has, each with an address: enough for a slow server to take a while.
@@ -232,7 +231,7 @@ def test_stopping_the_web_app_mid_send_stops_no_email(site, make_service, people
         f"member{n}@example.org" for n in range(MANY))
 
 
-def test_inside_omero_web_a_broadcast_carries_the_admins_session_proof_tied_to_it(props, omero_web):  # noqa: F811
+def test_inside_omero_web_a_broadcast_carries_the_admins_session_proof_tied_to_it(props, omero_web_on):
     from events.schemas import load_event
     from events.session_proof import FIELD, event_proof, session_proof
 
@@ -240,7 +239,7 @@ def test_inside_omero_web_a_broadcast_carries_the_admins_session_proof_tied_to_i
 
     declare_topology(props["omero.mail.broker.url"], topo.from_properties(props))
     session = "6f1c0d2e-8b3a-4c5d-9e7f-0a1b2c3d4e5f"
-    client = logged_in(omero_web, "root", admin=True, session=session)
+    client = logged_in(omero_web_on(props), "root", admin=True, session=session)
     status, headers, _ = client.post("omero_mail/email/", {"everyone": "on", "subject": "S", "message": "B",
                                                            "requested_by": "alice"}, token_from="omero_mail/email/")
     assert status == 302 and headers["Location"].startswith("/omero_mail/broadcasts/")
