@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from .services import free_port, unavailable
+from .conftest import wait_for
+from .services import free_port, listening, unavailable
 from .webapp import ROOT, WebApp
 
 NGINX = "/usr/sbin/nginx"
@@ -99,17 +98,13 @@ def reverse_proxy(tmp_path):
         process = subprocess.Popen([NGINX, "-p", str(folder), "-c", str(folder / "nginx.conf"), "-g", "daemon off;"],
                                    stdout=subprocess.DEVNULL, stderr=open(folder / "stderr.log", "wb"))
         started.append(process)
-        deadline = time.monotonic() + 15
         address = "127.0.0.1" if listen.startswith("[::ffff:") else listen.strip("[]")
-        while True:
-            try:
-                socket.create_connection((address, port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"nginx did not start: {(folder / 'stderr.log').read_text()}"
-                                f"{(folder / 'error.log').read_text() if (folder / 'error.log').exists() else ''}")
-                time.sleep(0.1)
+        wait_for(lambda: listening(address, port) or process.poll() is not None, 30, interval=0.1,
+                 what="nginx to listen")
+        if process.poll() is not None:
+            errors = folder / "error.log"
+            pytest.fail(f"nginx did not start: {(folder / 'stderr.log').read_text()}"
+                        f"{errors.read_text() if errors.exists() else ''}")
         return Proxy(name, port, app)
 
     yield start
