@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 
 import pika
@@ -107,10 +108,11 @@ def test_the_cap_counts_the_emails_of_every_event_together():
 
 
 def test_what_is_held_is_due_once_the_oldest_has_waited_long_enough():
-    # Seconds long on the test's clock: the sender thread sleeps that long for real before its
-    # first look, so it cannot flush between the test's steps however slow the machine is.
-    now = [10.0]
-    reports = SentReports(longest=5.0, clock=lambda: now[0])
+    # The test's clock moves for the test's thread only. The sender thread (started by the first
+    # add) always reads the start time, so it never finds anything due and cannot flush between
+    # the test's steps, whenever it is scheduled: it only sleeps, and ends after the last flush.
+    test_thread, now = threading.current_thread(), [10.0]
+    reports = SentReports(longest=5.0, clock=lambda: now[0] if threading.current_thread() is test_thread else 10.0)
     assert reports.due() is None
     reports.add(Delivery([], "a"), "e1", entry(1))
     now[0] += 3.0
@@ -118,6 +120,7 @@ def test_what_is_held_is_due_once_the_oldest_has_waited_long_enough():
     assert abs(reports.due() - 2.0) < 1e-9
     now[0] += 3.0
     assert reports.due() == 0
+    reports.flush()
 
 
 class Sending(Worker):
